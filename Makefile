@@ -1,0 +1,26 @@
+# Thin targets; the work is in course_lib. `make lab` opens the course, `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is installed first so the rest resolves against it; override TORCH for another build.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: setup lab test demo doctor
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+test: setup
+	$(PY) -m pytest -q
+
+doctor: setup
+	$(PY) -m course_lib doctor

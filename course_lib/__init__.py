@@ -1,0 +1,56 @@
+"""course_lib: the library behind the text-to-image course notebooks.
+
+Importing it is fast and changes no global state: submodules (``course_lib.shapes``,
+``course_lib.oracle``, ...) load on first use, and torch is imported only when needed.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+__version__ = "0.1.0"
+
+MODES = ("smoke", "workshop", "full")
+_SUBMODULES = ("shapes", "captions", "oracle", "datasets", "train", "checkpoints", "downloads", "viz",
+               "doctor")
+
+
+def mode() -> str:
+    """The training budget in force: ``COURSE_MODE`` (smoke / workshop / full), workshop by default."""
+    value = os.environ.get("COURSE_MODE", "workshop").strip().lower()
+    if value not in MODES:
+        raise ValueError(f"COURSE_MODE={value!r} is not a mode; use one of: {', '.join(MODES)}")
+    return value
+
+
+def device(prefer: str | None = None):
+    """The torch device to use: CUDA when present, else CPU. ``prefer="cpu"`` forces the CPU;
+    ``prefer="cuda"`` without a GPU raises a clear error."""
+    import torch
+
+    if prefer == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if prefer == "cuda":
+        raise RuntimeError("no CUDA GPU is available here; run on the CPU (device('cpu')), "
+                           "or on Colab choose Runtime > Change runtime type > GPU")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, NumPy's and torch's random generators, for repeatable runs."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'course_lib' has no attribute {name!r}")

@@ -1,0 +1,131 @@
+"""Checkpoints: safetensors weights with a JSON config beside them, and the shipped ones.
+
+A checkpoint is two files, ``NAME.safetensors`` (the tensors, never a pickle, so loading one cannot
+run code) and ``NAME.json`` (the model's config dataclass, how it was trained, and the SHA-256 of the
+weights), so a model can be rebuilt from the pair alone, as nanoGPT stores ``model_args`` with its
+weights. Every failure (missing, corrupt, made for another model) is a ``CheckpointError`` that says
+what to do.
+
+The course ships checkpoints trained in full mode in ``course_lib/data/`` (they come with the install,
+on Colab too). ``load_or_train`` loads one if present and otherwise trains the preset and says so,
+so a notebook never fails for a missing file.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+Model = TypeVar("Model", bound=torch.nn.Module)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message says why and what to do."""
+
+
+def _paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save(model: torch.nn.Module, path: str | Path, config, **info) -> Path:
+    """Write ``model``'s weights and ``config`` (a dataclass) to ``path``.safetensors / .json.
+
+    ``info`` adds facts about training (steps, seconds, mode, metrics) to the JSON file.
+    """
+    weights, meta = _paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(weights))
+    record = {"model": type(model).__name__, "config": dataclasses.asdict(config),
+              "sha256": _sha256(weights), "info": info}
+    meta.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return weights
+
+
+def read_config(path: str | Path) -> dict:
+    """The JSON record beside a checkpoint (model name, config, sha256, info)."""
+    weights, meta = _paths(path)
+    if not weights.exists() or not meta.exists():
+        missing = weights if not weights.exists() else meta
+        raise CheckpointError(f"checkpoint file {missing} is missing; train the model again "
+                              "(python -m course_lib train ...) or reinstall the course to restore "
+                              "the shipped checkpoints")
+    try:
+        return json.loads(meta.read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{meta} is not valid JSON ({error}); delete the pair and train again") from None
+
+
+def verify(path: str | Path) -> None:
+    """Raise ``CheckpointError`` unless the weights file is intact (its SHA-256 matches the JSON)."""
+    weights, _ = _paths(path)
+    record = read_config(path)
+    if record.get("sha256") != _sha256(weights):
+        raise CheckpointError(f"{weights} is corrupt or was changed (its SHA-256 does not match "
+                              f"{weights.with_suffix('.json').name}); reinstall the course or train again")
+
+
+def load(path: str | Path, model_cls: Callable[..., Model], config_cls) -> Model:
+    """Rebuild a model from a checkpoint: ``model_cls(config_cls(**config))`` with the saved weights."""
+    weights, _ = _paths(path)
+    record = read_config(path)
+    if record.get("model") != model_cls.__name__:
+        raise CheckpointError(f"{weights} holds a {record.get('model')}, not a {model_cls.__name__}; "
+                              "load it with the matching class")
+    try:
+        config = config_cls(**record["config"])
+    except TypeError as error:
+        raise CheckpointError(f"{weights} was saved with a config this version of {config_cls.__name__} "
+                              f"does not accept ({error}); train it again") from None
+    verify(path)
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{weights} is not a readable safetensors file ({error}); "
+                              "reinstall the course or train again") from None
+    model = model_cls(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise CheckpointError(f"{weights} does not fit {model_cls.__name__}({config}): {first}") from None
+    return model.eval()
+
+
+def shipped(name: str) -> Path:
+    """Where the shipped checkpoint ``name`` lives (whether or not it is there)."""
+    return DATA_DIR / f"{name}.safetensors"
+
+
+def load_or_train(name: str, model_cls: Callable[..., Model], config_cls,
+                  train: Callable[[], Model], *, directory: Path | None = None) -> Model:
+    """Load checkpoint ``name`` if it is there, else call ``train()`` and say so.
+
+    A checkpoint that is present but broken raises ``CheckpointError`` rather than being silently
+    replaced: nothing is overwritten without the learner knowing.
+    """
+    path = (Path(directory) / f"{name}.safetensors") if directory is not None else shipped(name)
+    weights, meta = _paths(path)
+    if weights.exists() or meta.exists():
+        model = load(path, model_cls, config_cls)
+        print(f"Loaded checkpoint {weights.name} ({read_config(path)['info'].get('mode', '?')} mode).")
+        return model
+    print(f"No checkpoint {weights.name} in {weights.parent}: training the preset instead.")
+    return train()

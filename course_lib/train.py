@@ -1,0 +1,87 @@
+"""One small training loop for every lesson: progress bar, step/time budget, pictures on the way.
+
+Every model in the course trains the same way: draw a batch, take one optimiser step, record the
+losses. Only the step differs, so each lesson writes its step as a function ``step(batch) -> dict of
+losses`` (visible in the notebook) and hands it to ``fit``, which owns the rest: the budget of the
+current mode, a tqdm progress bar, the loss history and a callback every few steps to draw samples.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable, Iterable, Iterator, Mapping
+
+from tqdm.auto import tqdm
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How long to train: at most ``steps`` optimiser steps and, if given, at most ``seconds``."""
+
+    steps: int
+    seconds: float | None = None
+
+    def __post_init__(self):
+        if self.steps < 1:
+            raise ValueError(f"a budget needs at least one step, got {self.steps}")
+
+
+@dataclasses.dataclass
+class History:
+    """Losses per step (name -> list of floats) and how long training took."""
+
+    losses: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        return max((len(v) for v in self.losses.values()), default=0)
+
+    def record(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            self.losses.setdefault(name, []).append(float(value))
+
+    def last(self, window: int = 20) -> dict[str, float]:
+        """Mean of the last ``window`` values of each loss."""
+        return {k: sum(v[-window:]) / len(v[-window:]) for k, v in self.losses.items() if v}
+
+
+def forever(batches: Iterable) -> Iterator:
+    """Cycle through a DataLoader (or any iterable) without end, re-shuffling each epoch."""
+    while True:
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the data yields no batch: is the data set smaller than one batch?")
+
+
+def fit(step: Callable[[object], Mapping[str, float]], batches: Iterable, budget: Budget, *,
+        every: int = 0, callback: Callable[[int, History], None] | None = None,
+        desc: str = "training", history: History | None = None, progress: bool = True) -> History:
+    """Call ``step`` on batches until the budget is spent; return the loss history.
+
+    ``callback(step_index, history)`` runs every ``every`` steps and once at the end (e.g. to show a
+    grid of samples). Passing an earlier ``history`` continues its curves.
+    """
+    history = history if history is not None else History()
+    start = time.perf_counter()
+    bar = tqdm(total=budget.steps, desc=desc, disable=not progress, leave=True)
+    done = 0
+    for batch in forever(batches):
+        history.record(step(batch))
+        done += 1
+        bar.update(1)
+        if done % 10 == 0 or done == budget.steps:
+            bar.set_postfix({k: f"{v:.3f}" for k, v in history.last().items()})
+        out_of_time = budget.seconds is not None and time.perf_counter() - start >= budget.seconds
+        if done >= budget.steps or out_of_time:
+            break
+        if callback is not None and every and done % every == 0:
+            callback(done, history)
+    bar.close()
+    history.seconds += time.perf_counter() - start
+    if callback is not None:
+        callback(done, history)
+    return history
