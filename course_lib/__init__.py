@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 MODES = ("smoke", "workshop", "full")
 _SUBMODULES = ("shapes", "captions", "oracle", "datasets", "train", "checkpoints", "downloads", "viz",
-               "doctor")
+               "doctor", "metrics")
 
 
 def mode() -> str:
