@@ -6,13 +6,12 @@ Importing it is fast and changes no global state: submodules (``course_lib.shape
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 
 __version__ = "0.1.0"
 
 MODES = ("smoke", "workshop", "full")
-_SUBMODULES = ("shapes", "captions", "oracle", "datasets", "train", "checkpoints", "downloads", "viz",
-               "doctor", "metrics")
 
 
 def mode() -> str:
@@ -51,6 +50,7 @@ def seed_everything(seed: int = 0) -> None:
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
+    """``course_lib.shapes`` and friends import their module on first use."""
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'course_lib' has no attribute {name!r}")
