@@ -1,0 +1,95 @@
+"""The oracle is right on >= 99% of rendered scenes of every kind, tolerates mild noise and blur, and
+rejects garbage. These are the measurements the issue asks for, on a few thousand scenes each."""
+import random
+
+import pytest
+import torch
+import torchvision.transforms.functional as TF
+
+from course_lib import captions, oracle, shapes
+
+
+def _accuracy(scenes, images):
+    return sum(oracle.same_scene(r.scene, s) for r, s in zip(oracle.read(images), scenes)) / len(scenes)
+
+
+@pytest.mark.parametrize("kind", shapes.KINDS)
+@pytest.mark.parametrize("split", shapes.SPLITS)
+def test_reads_rendered_scenes(kind, split):
+    scenes = shapes.sample_scenes(2000, seed=11, split=split, kind=kind)
+    assert _accuracy(scenes, shapes.render(scenes)) >= 0.99
+
+
+@pytest.mark.parametrize("kind", shapes.KINDS)
+def test_reads_64_pixel_scenes(kind):
+    scenes = shapes.sample_scenes(500, seed=12, kind=kind)
+    assert _accuracy(scenes, shapes.render(scenes, 64)) >= 0.99
+
+
+@pytest.mark.parametrize("kind", shapes.KINDS)
+def test_tolerates_mild_noise_and_blur(kind):
+    torch.manual_seed(0)
+    scenes = shapes.sample_scenes(2000, seed=13, kind=kind)
+    images = shapes.render(scenes)
+    blurred_noisy = (TF.gaussian_blur(images, 3, 0.6) + 0.04 * torch.randn_like(images)).clamp(0, 1)
+    assert _accuracy(scenes, blurred_noisy) >= 0.99
+
+
+def test_garbage_is_no_valid_scene():
+    torch.manual_seed(0)
+    noise = torch.rand(300, 3, 32, 32)
+    flat = torch.rand(300, 3, 1, 1).expand(300, 3, 32, 32)
+    black = torch.zeros(1, 3, 32, 32)
+    assert oracle.validity(noise) == 0.0
+    assert oracle.validity(flat) == 0.0
+    reading = oracle.read(black)[0]
+    assert not reading.valid and reading.reason.startswith("no valid scene")
+
+
+def test_three_objects_or_a_smudge_are_not_scenes():
+    three = shapes.render([shapes.Scene((shapes.Obj("circle", "red", "big", 0),))])[0] \
+        + shapes.render([shapes.Scene((shapes.Obj("square", "blue", "big", 4),))])[0] \
+        + shapes.render([shapes.Scene((shapes.Obj("diamond", "green", "big", 8),))])[0]
+    assert "3 colours" in oracle.read(three)[0].reason
+    smudge = torch.zeros(3, 32, 32)
+    smudge[0, 2:30, 14:18] = 0.9  # a long red bar fits no shape
+    assert "fit no shape" in oracle.read(smudge)[0].reason
+
+
+def test_caption_accuracy_of_rendered_scenes_and_of_wrong_captions():
+    rng = random.Random(0)
+    scenes = shapes.sample_scenes(1000, seed=14, kind="mixed")
+    prompts = [captions.describe(s, rng) for s in scenes]
+    images = shapes.render(scenes)
+    assert oracle.caption_accuracy(images, prompts) == 1.0
+    assert oracle.caption_accuracy(images, prompts[1:] + prompts[:1]) < 0.05
+
+
+def test_relation_and_attributes_are_checked():
+    scene = shapes.Scene((shapes.Obj("circle", "red", "big", 1), shapes.Obj("square", "blue", "small", 4)))
+    image = shapes.render([scene])
+    assert oracle.caption_correct(image, ["a red circle above a blue square"]) == [True]
+    assert oracle.caption_correct(image, ["a blue square above a red circle"]) == [False]
+    assert oracle.caption_correct(image, ["a small red circle above a blue square"]) == [False]
+    assert oracle.caption_correct(image, ["a red circle in the top middle"]) == [False]
+
+
+def test_coverage_and_agreement():
+    scenes = shapes.all_one_object_scenes("train")
+    universe = [(c, s) for c in shapes.COLOR_NAMES for s in shapes.SHAPES]
+    assert oracle.coverage(scenes, lambda o: (o.color, o.shape), universe) == (24 - 3) / 24
+    images = shapes.render(scenes[:50])
+    assert oracle.agreement(images, images) == 1.0
+    assert oracle.agreement(images, images.flip(-1)) < 0.5
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (torch.rand(2, 1, 32, 32), ValueError, r"\(B, 3, H, W\)"),
+    (torch.rand(2, 3, 30, 30), ValueError, "square pictures of 32 or 64"),
+    ((torch.rand(2, 3, 32, 32) * 255).to(torch.uint8), TypeError, "divide uint8 pictures by 255"),
+    (torch.rand(2, 3, 32, 32) * 2 - 1, ValueError, r"\(x \+ 1\) / 2"),
+    ("a picture", TypeError, "reads image tensors"),
+])
+def test_bad_input_gets_a_clear_error(bad, error, message):
+    with pytest.raises(error, match=message):
+        oracle.read(bad)
