@@ -70,3 +70,24 @@ def plot_losses(losses: Mapping[str, Sequence[float]], *, smooth: int = 20, titl
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def plot_latent_map(points, scenes, *, title: str = "latent map"):
+    """A 2-D latent space: each picture's code (N, 2) as a dot, coloured by shape (left) and by its
+    own colour (right). ``scenes`` are the one-object scenes the points were encoded from."""
+    import matplotlib.pyplot as plt
+
+    from .shapes import COLORS, SHAPES
+
+    points = torch.as_tensor(points).detach().float().cpu()
+    shape_colours = dict(zip(SHAPES, ("tab:blue", "tab:orange", "tab:green", "tab:pink")))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    for ax, key, palette in ((axes[0], "shape", shape_colours), (axes[1], "color", COLORS)):
+        for value, colour in palette.items():
+            mask = torch.tensor([getattr(s.objects[0], key) == value for s in scenes])
+            ax.scatter(points[mask, 0], points[mask, 1], s=6, color=colour, label=value)
+        ax.set_facecolor("0.15" if key == "color" else "white")
+        ax.set_title(f"{title}: coloured by {key}")
+        ax.legend(markerscale=2, fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

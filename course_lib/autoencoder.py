@@ -1,0 +1,377 @@
+"""Autoencoder, variational autoencoder (VAE) and conditional VAE on ShapesWorld (notebooks 03-04).
+
+The slides' path to VQ-GAN goes AE -> VAE -> VQ-VAE. All three models here share one convolutional
+encoder and decoder; only what sits between them changes:
+
+- ``Autoencoder``: x -> z -> x̂, trained on reconstruction alone. Its latent space has gaps: points
+  between the codes of training pictures decode to garbage (slides: "discontinuous, significant gaps").
+- ``VAE`` (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"): the encoder gives a Gaussian
+  q(z|x) = N(mu, diag(sigma^2)), a sample is drawn with the reparameterisation trick
+  z = mu + sigma * eps, and a KL term pulls q(z|x) towards the prior N(0, I), so the latent space is
+  cohesive, can be sampled and morphs (slides: "resembles the unit norm"). ``beta`` weights the KL
+  term (beta-VAE, Higgins et al. 2017).
+- ``ConditionalVAE`` (Sohn et al. 2015, "Learning Structured Output Representation using Deep
+  Conditional Generative Models"): encoder and decoder also see the condition y, so a caption picks
+  what to draw and z only carries what the caption leaves open.
+
+The condition is the caption's attributes, parsed exactly by ``captions.parse`` and written as one-hot
+blocks (shape, colour, size, cell; a block stays zero when the caption does not say, e.g. no size).
+Why not a learned caption encoder: the grammar already reads captions without error, so one-hots keep
+the lesson on the conditional VAE itself; learning to read language is notebooks 02 and 07's topic.
+The conditional VAE therefore draws one-object captions only.
+
+Losses are small functions so a notebook can show each in a line: ``reconstruction_loss`` (Bernoulli
+log-likelihood: binary cross-entropy summed over pixels; plain MSE on these mostly black pictures can
+collapse to an all-black picture), ``kl_divergence`` (closed form against N(0, I)) and
+``reparameterize``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import captions as _captions
+from .shapes import COLOR_NAMES, POSITIONS, SHAPES, SIZES
+
+# ---------------------------------------------------------------- configs and presets
+
+
+@dataclasses.dataclass
+class AEConfig:
+    """An autoencoder and how it is trained."""
+
+    latent_dim: int = 8  # size of z; 2 lets the latent space be drawn as a map
+    width: int = 32  # channels of the first conv layer; each further layer doubles them
+    hidden: int = 256  # units of the fully connected layer between conv features and z
+    resolution: int = 32  # picture size (32 or 64)
+    steps: int = 1500  # optimiser steps
+    seconds: float | None = None  # stop earlier after this many seconds of training
+    batch_size: int = 128
+    lr: float = 2e-3  # Adam learning rate
+    data_size: int = 6000  # one-object training scenes
+    seed: int = 0  # weights, data and shuffling
+
+
+@dataclasses.dataclass
+class VAEConfig(AEConfig):
+    """A (conditional) VAE: an autoencoder config plus the weight of the KL term."""
+
+    beta: float = 1.0  # loss = reconstruction + beta * KL; beta > 1 is the beta-VAE
+
+
+_BUDGETS = {  # mode -> (steps, seconds, data_size) for every stage; "full" makes the shipped checkpoints
+    "smoke": (8, 10.0, 512),
+    "workshop": (500, 45.0, 6000),
+    "full": (2500, None, 12000),
+}
+_STAGES = {  # name -> (model class name, fields that differ from the defaults)
+    "ae": ("Autoencoder", {"latent_dim": 8}),
+    "ae2d": ("Autoencoder", {"latent_dim": 2}),
+    "vae": ("VAE", {"latent_dim": 8}),
+    "vae2d": ("VAE", {"latent_dim": 2}),
+    "cvae": ("ConditionalVAE", {"latent_dim": 4}),
+}
+STAGE_NAMES = tuple(_STAGES)
+
+
+def preset(name: str, mode: str = "workshop") -> AEConfig:
+    """The config of stage ``name`` (ae, ae2d, vae, vae2d, cvae) in ``mode`` (smoke, workshop, full)."""
+    if name not in _STAGES:
+        raise ValueError(f"unknown stage {name!r}; choose one of: {', '.join(STAGE_NAMES)}")
+    if mode not in _BUDGETS:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(_BUDGETS)}")
+    model_name, fields = _STAGES[name]
+    steps, seconds, data_size = _BUDGETS[mode]
+    config_cls = AEConfig if model_name == "Autoencoder" else VAEConfig
+    small = {"width": 8, "hidden": 32, "batch_size": 32} if mode == "smoke" else {}
+    return config_cls(steps=steps, seconds=seconds, data_size=data_size, **small, **fields)
+
+
+# ---------------------------------------------------------------- the key ideas, one function each
+
+
+def reconstruction_loss(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """-log p(x|z) for Bernoulli pixels: BCE summed over the pixels of a picture, mean over pictures."""
+    return F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(1).sum(1).mean()
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mu + sigma * eps with eps ~ N(0, I): a sample of N(mu, sigma^2) that gradients flow through
+    (Kingma & Welling 2014, section 2.4). mu, logvar: (B, D) -> z: (B, D)."""
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) in closed form (Kingma & Welling 2014, appendix B), summed over
+    the latent dimensions, mean over the batch: -1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2)."""
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()
+
+
+# ---------------------------------------------------------------- conditions from captions
+
+ATTRIBUTES = (("shape", SHAPES), ("color", COLOR_NAMES), ("size", SIZES), ("cell", tuple(range(len(POSITIONS)))))
+ATTRIBUTE_DIM = sum(len(values) for _, values in ATTRIBUTES)  # 4 + 6 + 2 + 9 = 21
+
+
+def attributes(prompts: Sequence[str]) -> torch.Tensor:
+    """One-object captions -> (B, 21) one-hot blocks (shape, colour, size, cell); an attribute the caption
+    does not name leaves its block at zero."""
+    rows = []
+    for prompt in prompts:
+        spec = _captions.parse(prompt)
+        if len(spec.objects) != 1:
+            raise _captions.CaptionError(f"the conditional VAE draws one-object captions; {prompt!r} names two shapes")
+        obj = spec.objects[0]
+        row = []
+        for field, values in ATTRIBUTES:
+            block = [0.0] * len(values)
+            value = getattr(obj, field)
+            if value is not None:
+                block[values.index(value)] = 1.0
+            row += block
+        rows.append(row)
+    return torch.tensor(rows).reshape(len(rows), ATTRIBUTE_DIM)
+
+
+# ---------------------------------------------------------------- encoder and decoder
+
+
+def _conv_layers(resolution: int) -> int:
+    if resolution not in (32, 64):
+        raise ValueError(f"resolution must be 32 or 64, got {resolution}")
+    return int(math.log2(resolution // 4))  # stride-2 convolutions down to 4×4
+
+
+class Encoder(nn.Module):
+    """(B, 3, H, W) [+ condition (B, C)] -> (B, out_dim): stride-2 convolutions, then two linear layers."""
+
+    def __init__(self, config: AEConfig, out_dim: int, condition_dim: int = 0):
+        super().__init__()
+        layers, channels = [], 3
+        for i in range(_conv_layers(config.resolution)):
+            layers += [nn.Conv2d(channels, config.width * 2 ** i, 4, 2, 1), nn.ReLU()]
+            channels = config.width * 2 ** i
+        self.conv = nn.Sequential(*layers, nn.Flatten())  # (B, 3, H, W) -> (B, channels * 4 * 4)
+        self.head = nn.Sequential(nn.Linear(channels * 16 + condition_dim, config.hidden), nn.ReLU(),
+                                  nn.Linear(config.hidden, out_dim))
+
+    def forward(self, images: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.conv(images)
+        if condition is not None:
+            features = torch.cat([features, condition], 1)
+        return self.head(features)
+
+
+class Decoder(nn.Module):
+    """(B, in_dim) -> (B, 3, H, W) logits: two linear layers to a 4×4 map, then transposed convolutions."""
+
+    def __init__(self, config: AEConfig, in_dim: int):
+        super().__init__()
+        n = _conv_layers(config.resolution)
+        self.channels = config.width * 2 ** (n - 1)
+        self.head = nn.Sequential(nn.Linear(in_dim, config.hidden), nn.ReLU(),
+                                  nn.Linear(config.hidden, self.channels * 16), nn.ReLU())
+        layers = []
+        for i in reversed(range(n)):
+            out = 3 if i == 0 else config.width * 2 ** (i - 1)
+            layers.append(nn.ConvTranspose2d(config.width * 2 ** i, out, 4, 2, 1))
+            if i:
+                layers.append(nn.ReLU())
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.deconv(self.head(z).view(len(z), self.channels, 4, 4))
+
+
+# ---------------------------------------------------------------- the three models
+
+
+class Autoencoder(nn.Module):
+    """x -> z = e(x) -> x̂ = d(z); loss = ||x - d(e(x))|| as on the slide, here as Bernoulli BCE."""
+
+    def __init__(self, config: AEConfig):
+        super().__init__()
+        self.config = config
+        with torch.random.fork_rng(devices=[]):  # same seed, same weights; the global RNG is left alone
+            torch.manual_seed(config.seed)
+            self.encoder = Encoder(config, config.latent_dim)
+            self.decoder = Decoder(config, config.latent_dim)
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> z (B, D)."""
+        return self.encoder(images)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D) -> pictures (B, 3, H, W) in [0, 1]."""
+        return torch.sigmoid(self.decoder(z))
+
+    def losses(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        rec = reconstruction_loss(self.decoder(self.encode(images)), images)
+        return {"loss": rec, "reconstruction": rec}
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(images))
+
+
+class VAE(nn.Module):
+    """Encoder -> (mu, log sigma^2); z = reparameterize(mu, logvar); loss = reconstruction + beta * KL."""
+
+    condition_dim = 0  # size of the condition y; 0 for the unconditional VAE
+
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        self.config = config
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.encoder = Encoder(config, 2 * config.latent_dim, self.condition_dim)  # -> (mu, logvar)
+            self.decoder = Decoder(config, config.latent_dim + self.condition_dim)
+
+    def encode(self, images: torch.Tensor, condition: torch.Tensor | None = None):
+        """(B, 3, H, W) -> mu, logvar, each (B, D)."""
+        mu, logvar = self.encoder(images, condition).chunk(2, dim=1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, D) -> pictures (B, 3, H, W) in [0, 1]."""
+        if condition is not None:
+            z = torch.cat([z, condition], 1)
+        return torch.sigmoid(self.decoder(z))
+
+    def losses(self, images: torch.Tensor, condition: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        mu, logvar = self.encode(images, condition)
+        z = reparameterize(mu, logvar, generator)
+        decoder_input = z if condition is None else torch.cat([z, condition], 1)
+        rec = reconstruction_loss(self.decoder(decoder_input), images)
+        kl = kl_divergence(mu, logvar)
+        return {"loss": rec + self.config.beta * kl, "reconstruction": rec, "kl": kl}
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode the mean of q(z|x): the model's best guess of the picture."""
+        return self.decode(self.encode(images, condition)[0], condition)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode n draws from the prior N(0, I): (n, 3, H, W)."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(device)
+        return self.decode(z, condition)
+
+
+class ConditionalVAE(VAE):
+    """A VAE whose encoder q(z|x, y) and decoder p(x|z, y) also see the caption's attributes y
+    (Sohn et al. 2015), with the prior kept at N(0, I)."""
+
+    condition_dim = ATTRIBUTE_DIM
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], generator: torch.Generator | None = None) -> torch.Tensor:
+        """One picture per one-object caption: decode a prior draw z with the caption's attributes."""
+        device = next(self.parameters()).device
+        return self.sample(len(prompts), generator, attributes(prompts).to(device))
+
+
+MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE)}
+
+
+# ---------------------------------------------------------------- training and measuring
+
+
+def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
+    """The training step for ``train.fit``: a batch of (pictures, captions) -> one Adam step -> losses."""
+    device = next(model.parameters()).device
+
+    def step(batch) -> dict[str, float]:
+        images, prompts = batch
+        args = (images.to(device),)
+        if isinstance(model, ConditionalVAE):
+            args += (attributes(prompts).to(device),)
+        losses = model.losses(*args)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        return {k: v.item() for k, v in losses.items()}
+
+    return step
+
+
+def train(model: nn.Module, data=None, *, callback=None, every: int = 0, progress: bool = True):
+    """Train ``model`` on one-object ShapesWorld scenes for its config's budget; returns the History."""
+    from .datasets import ShapesDataset, loader
+    from .train import Budget, fit
+
+    config = model.config
+    data = data if data is not None else ShapesDataset(config.data_size, kind="one", seed=config.seed,
+                                                       resolution=config.resolution)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    model.train()
+    history = fit(make_step(model, optimizer), loader(data, config.batch_size, seed=config.seed),
+                  Budget(config.steps, config.seconds), every=every, callback=callback,
+                  desc=type(model).__name__, progress=progress)
+    model.eval()
+    return history
+
+
+@torch.no_grad()
+def latent_grid(model: nn.Module, points: torch.Tensor, n: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """An n×n grid over the box that holds ``points`` (N, 2) in a 2-D latent space, and its decodes:
+    grid (n*n, 2) row by row from the top, pictures (n*n, 3, H, W)."""
+    lo, hi = points.min(0).values, points.max(0).values
+    xs = torch.linspace(float(lo[0]), float(hi[0]), n)
+    ys = torch.linspace(float(hi[1]), float(lo[1]), n)
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], -1).reshape(-1, 2)  # (n*n, 2) as (x, y)
+    return grid, model.decode(grid.to(next(model.parameters()).device)).cpu()
+
+
+@torch.no_grad()
+def encode_mean(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Where pictures land in latent space: z for the AE, mu for the VAE. (B, 3, H, W) -> (B, D)."""
+    out = model.encode(images)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[str, float]:
+    """The oracle's figures for stage ``name`` on ``n`` unseen one-object pictures of training combinations."""
+    from . import oracle
+    from .datasets import ShapesDataset
+
+    model.eval()
+    data = ShapesDataset(n, kind="one", seed=seed + 1000, resolution=model.config.resolution)
+    generator = torch.Generator().manual_seed(seed)
+    if isinstance(model, ConditionalVAE):
+        prompts = [_captions.describe(s) for s in data.scenes]
+        return {"caption_accuracy": oracle.caption_accuracy(model.generate(prompts, generator).cpu(), prompts)}
+    figures = {"agreement": oracle.agreement(data.images, model.reconstruct(data.images).cpu())}
+    if isinstance(model, VAE):
+        figures["prior_validity"] = oracle.validity(model.sample(n, generator).cpu())
+    if model.config.latent_dim == 2:
+        figures["grid_validity"] = oracle.validity(latent_grid(model, encode_mean(model, data.images))[1])
+    return figures
+
+
+def train_shipped(mode: str, out_dir: Path) -> None:
+    """Train every stage of notebooks 03-04 (ae, ae2d, vae, vae2d, cvae) in ``mode`` and save each as
+    ``out_dir/NAME.safetensors`` with its config, training time, loss curve and oracle figures."""
+    from .checkpoints import save
+
+    for name in STAGE_NAMES:
+        config = preset(name, mode)
+        model = MODELS[_STAGES[name][0]](config)
+        history = train(model)
+        figures = measure(name, model)
+        stride = max(1, history.steps // 100)
+        curve = {k: v[::stride] for k, v in history.losses.items()}
+        save(model, Path(out_dir) / name, config, mode=mode, steps=history.steps,
+             seconds=round(history.seconds, 1), losses=curve, **figures)
+        print(f"{name}: {history.steps} steps in {history.seconds:.0f} s; {figures}")
