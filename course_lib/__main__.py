@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 # stage name -> the course_lib module whose train_shipped(mode, out_dir) trains and saves it
-STAGES: dict[str, str] = {}
+STAGES: dict[str, str] = {"gan": "gan", "text_gan": "text_gan"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,258 @@
+"""A DCGAN-style generative adversarial network for 32×32 ShapesWorld pictures.
+
+Goodfellow et al. (2014) set two networks against each other (slides, "Vanilla GAN for image
+generation (2014)"): a generator G turns noise z into a picture, a discriminator D scores pictures as
+real or fake. They play the minimax game
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))].
+
+D takes a step up this objective (``discriminator_loss``: binary cross-entropy with real → 1,
+fake → 0); G takes a step with the *non-saturating* loss ``-log D(G(z))`` (``generator_loss``),
+which the paper recommends because ``log(1 - D(G(z)))`` has vanishing gradients early on, when D
+rejects every fake with confidence. ``train_step`` is exactly these two steps, short enough to read
+next to the equation (notebook 01 writes it out again and checks it against this one).
+
+The networks follow DCGAN (Radford et al., 2016): strided (transposed) convolutions, batch norm,
+ReLU in G and LeakyReLU in D, a tanh output. Pictures go in and out in [0, 1] as everywhere in the
+course; G maps its tanh output there and D maps [0, 1] back to [-1, 1] first.
+``Generator`` and ``Discriminator`` take an optional condition, which ``course_lib.text_gan`` uses.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoints, oracle
+from .datasets import ShapesDataset, loader
+from .shapes import all_one_object_scenes
+from .train import Budget, History, fit
+
+BASE_SIZE = 4  # G starts and D ends at 4×4 feature maps; three ×2 steps reach 32×32
+
+
+@dataclasses.dataclass
+class GANConfig:
+    """Sizes of the networks and how they are trained."""
+
+    z_dim: int = 64  # length of the noise vector z
+    width: int = 32  # channels of D's first / G's last feature map; doubled at each ×2 step
+    lr: float = 2e-4  # Adam learning rate of both networks (DCGAN's value)
+    beta1: float = 0.5  # Adam's first-moment decay (DCGAN: 0.5 rather than 0.9 steadies the game)
+    batch_size: int = 64  # pictures per step
+    steps: int = 1500  # optimiser steps (one D step and one G step each)
+    seconds: float | None = None  # stop earlier when training has run this long
+    n_train: int = 10_000  # one-object ShapesWorld scenes (train split) to learn from
+    seed: int = 0  # seeds the weights, the data and the noise
+
+
+PRESETS = {
+    "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16),  # unit tests
+    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256),  # seconds, for CI
+    "workshop": GANConfig(width=32, steps=1200, seconds=150),  # a few minutes on a laptop CPU
+    "full": GANConfig(width=48, steps=6000, seconds=900),  # the shipped checkpoint
+}
+
+
+def preset(mode: str) -> GANConfig:
+    """A copy of the named preset (tiny / smoke / workshop / full)."""
+    if mode not in PRESETS:
+        raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(PRESETS)}")
+    return dataclasses.replace(PRESETS[mode])
+
+
+class Generator(nn.Module):
+    """z (B, in_dim) -> picture (B, 3, 32, 32) in [0, 1]. ``in_dim`` = z_dim (+ condition size)."""
+
+    def __init__(self, in_dim: int, width: int):
+        super().__init__()
+        top = 4 * width
+        self.project = nn.Sequential(  # (B, in_dim) -> (B, 4w·4·4), reshaped to (B, 4w, 4, 4)
+            nn.Linear(in_dim, top * BASE_SIZE * BASE_SIZE, bias=False),
+            nn.BatchNorm1d(top * BASE_SIZE * BASE_SIZE), nn.ReLU())
+        self.top = top
+        self.upsample = nn.Sequential(
+            _up(top, 2 * width),  # (B, 4w, 4, 4) -> (B, 2w, 8, 8)
+            _up(2 * width, width),  # -> (B, w, 16, 16)
+            nn.ConvTranspose2d(width, 3, 4, 2, 1), nn.Tanh())  # -> (B, 3, 32, 32) in [-1, 1]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.project(z).view(-1, self.top, BASE_SIZE, BASE_SIZE)
+        return (self.upsample(h) + 1) / 2  # [-1, 1] -> [0, 1]
+
+
+def _up(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+def _down(c_in: int, c_out: int, norm: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    return nn.Sequential(*layers, nn.LeakyReLU(0.2))
+
+
+class Discriminator(nn.Module):
+    """Picture (B, 3, 32, 32) in [0, 1] -> one logit per picture (B,): high means "real".
+
+    With ``cond_dim`` > 0 it also takes a condition vector (B, cond_dim), replicated over the 4×4
+    feature map and depth-concatenated with it, then a 1×1 convolution and ReLU, as in Reed et al.
+    (2016, section 4.1); without, the 4×4 features go straight to the final 4×4 convolution.
+    """
+
+    def __init__(self, width: int, cond_dim: int = 0):
+        super().__init__()
+        top = 4 * width
+        self.features = nn.Sequential(
+            _down(3, width, norm=False),  # (B, 3, 32, 32) -> (B, w, 16, 16); no norm on the input layer
+            _down(width, 2 * width),  # -> (B, 2w, 8, 8)
+            _down(2 * width, top))  # -> (B, 4w, 4, 4)
+        self.cond_dim = cond_dim
+        self.fuse = (nn.Sequential(nn.Conv2d(top + cond_dim, top, 1), nn.LeakyReLU(0.2))
+                     if cond_dim else nn.Identity())
+        self.score = nn.Conv2d(top, 1, BASE_SIZE)  # (B, 4w, 4, 4) -> (B, 1, 1, 1)
+
+    def forward(self, images: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(images * 2 - 1)  # (B, 4w, 4, 4)
+        if self.cond_dim:
+            tiled = cond[:, :, None, None].expand(-1, -1, BASE_SIZE, BASE_SIZE)  # (B, cond, 4, 4)
+            h = self.fuse(torch.cat([h, tiled], 1))  # depth concatenation -> (B, 4w, 4, 4)
+        return self.score(h).flatten()  # (B,)
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN's initialisation: conv weights from N(0, 0.02), batch-norm scales from N(1, 0.02)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class GAN(nn.Module):
+    """The generator and the discriminator of one game, built from a ``GANConfig``."""
+
+    def __init__(self, config: GANConfig):
+        super().__init__()
+        self.config = config
+        torch.manual_seed(config.seed)
+        self.generator = Generator(config.z_dim, config.width)
+        self.discriminator = Discriminator(config.width)
+        init_weights(self)
+
+    def noise(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """z ~ N(0, I): (n, z_dim), repeatable with ``seed``."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        return torch.randn(n, self.config.z_dim, generator=gen)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = 0, z: torch.Tensor | None = None) -> torch.Tensor:
+        """n pictures (n, 3, 32, 32) in [0, 1] from noise (given, or drawn with ``seed``), in eval mode."""
+        was_training = self.training
+        self.eval()
+        z = self.noise(n, seed) if z is None else z
+        images = torch.cat([self.generator(chunk) for chunk in z.split(500)])
+        self.train(was_training)
+        return images
+
+
+# ---------------------------------------------------------------- the minimax game
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D's loss, -[log D(x) + log(1 - D(G(z)))]: binary cross-entropy with real → 1, fake → 0."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """G's non-saturating loss, -log D(G(z)): cross-entropy of fakes labelled "real"."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def optimizers(model: nn.Module, config) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Adam for G and for D, with DCGAN's settings."""
+    betas = (config.beta1, 0.999)
+    g_params = [p for n, p in model.named_parameters() if not n.startswith("discriminator.")]
+    return (torch.optim.Adam(g_params, lr=config.lr, betas=betas),
+            torch.optim.Adam(model.discriminator.parameters(), lr=config.lr, betas=betas))
+
+
+def train_step(model: GAN, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    """One round of the game on real pictures (B, 3, 32, 32) and noise z (B, z_dim)."""
+    G, D = model.generator, model.discriminator
+    fake = G(z)  # (B, 3, 32, 32)
+    # D's move: push D(real) up and D(fake) down; fake.detach() keeps G out of this step
+    d_loss = discriminator_loss(D(real), D(fake.detach()))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    # G's move: make D call the fakes real
+    g_loss = generator_loss(D(fake))
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return {"D": d_loss.item(), "G": g_loss.item()}
+
+
+def make_step(model: GAN, config: GANConfig) -> Callable[[tuple], dict[str, float]]:
+    """``step(batch)`` for ``train.fit``: draws seeded noise and plays one round of the game."""
+    opt_g, opt_d = optimizers(model, config)
+    noise = torch.Generator().manual_seed(config.seed)
+
+    def step(batch):
+        real = batch[0]
+        z = torch.randn(len(real), config.z_dim, generator=noise)
+        return train_step(model, opt_g, opt_d, real, z)
+
+    return step
+
+
+def training_data(config: GANConfig) -> ShapesDataset:
+    """One-object train-split scenes: every sample then has a known (shape, colour, cell) to count."""
+    return ShapesDataset(config.n_train, split="train", kind="one", seed=config.seed)
+
+
+def train(config: GANConfig, *, data=None, callback=None, every: int = 0,
+          progress: bool = True) -> tuple[GAN, History]:
+    """Train a GAN from scratch within the config's budget; return it (in eval mode) and its history."""
+    model = GAN(config).train()
+    data = training_data(config) if data is None else data
+    history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
+                  Budget(config.steps, config.seconds), every=every, callback=callback,
+                  desc="GAN", progress=progress)
+    return model.eval(), history
+
+
+# ---------------------------------------------------------------- measuring
+
+def coverage_universe() -> list[tuple[str, str, int]]:
+    """Every (shape, colour, cell) of the train split's one-object scenes (21 pairs × 9 cells = 189)."""
+    return sorted({(o.shape, o.color, o.cell) for s in all_one_object_scenes("train") for o in s.objects})
+
+
+def evaluate(images: torch.Tensor) -> dict[str, float]:
+    """Oracle figures of unconditional samples: validity (share read as a clean scene) and coverage
+    (share of the train split's (shape, colour, cell) combinations that some valid sample shows)."""
+    readings = oracle.read(images)
+    scenes = [r.scene for r in readings]
+    return {"validity": sum(s is not None for s in scenes) / max(len(scenes), 1),
+            "coverage": oracle.coverage(scenes, lambda o: (o.shape, o.color, o.cell), coverage_universe())}
+
+
+def train_shipped(mode: str, out_dir: Path) -> Path:
+    """Train the ``mode`` preset and save it as ``gan`` in ``out_dir`` with its oracle figures."""
+    config = preset(mode)
+    start = time.perf_counter()
+    model, history = train(config)
+    figures = evaluate(model.sample(1000, seed=1))
+    print(f"gan ({mode}): {history.steps} steps in {history.seconds:.0f} s, {figures}")
+    return checkpoints.save(model, Path(out_dir) / "gan", config, mode=mode, steps=history.steps,
+                            seconds=round(time.perf_counter() - start, 1), **figures)

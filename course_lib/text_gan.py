@@ -1,0 +1,258 @@
+"""A text-conditional GAN with a matching-aware discriminator: GAN-CLS (Reed et al., 2016).
+
+Slides, "GAN generating image conditioned on Text (2016)": instead of drawing from noise alone, the
+generator draws from noise *and* a text encoding φ(t). φ(t) is used by both networks: "projected to
+a lower dimension and depth concatenated with image feature maps". In G the projection joins z at
+the 1×1 input; in D it is replicated over the 4×4 feature map and depth-concatenated there
+(``gan.Discriminator`` with ``cond_dim``).
+
+A plain conditional D only asks "is this picture real?", so it cannot tell G that a real-looking
+picture shows the wrong thing. The matching-aware D of GAN-CLS is trained on three pairs
+(``train_step``, ``discriminator_loss``; the wrong pictures come from ``mismatched``):
+
+1. (real image, right caption) → 1
+2. (wrong image, right caption) → 0   (a real picture of another scene: the mismatch is what is fake)
+3. (fake image, right caption) → 0
+
+with Reed et al.'s weights, L_D = -[log s_r + (log(1 - s_w) + log(1 - s_f)) / 2]. G keeps the
+non-saturating loss -log s_f.
+
+The text encoder. Reed et al. pre-trained a char-CNN-RNN on bird and flower descriptions; here the
+captions come from ShapesWorld's small grammar (``captions.VOCABULARY``, about 60 words), so a small
+word-level encoder trained with the GAN is enough: an embedding of each word
+(``captions.check_words``) and a one-layer GRU whose last hidden state is φ(t). A GRU rather than a
+bag of words because word order carries meaning here ("top left: a red circle" names a position
+before the object; two-object captions need "a red circle above a blue square" told apart from "a
+blue square above a red circle", which have the same bag of words). φ(t) is trained by D's loss,
+where telling right from wrong captions needs it; G reads φ(t) but does not train it (G could
+otherwise bend the encoding to make D's job harder).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoints, oracle
+from .captions import VOCABULARY, check_words, describe
+from .datasets import ShapesDataset, loader
+from .gan import Discriminator, Generator, generator_loss, init_weights
+from .shapes import sample_scenes
+from .train import Budget, History, fit
+
+PAD = 0  # token id of padding; word i of VOCABULARY has id i + 1
+TOKEN_OF = {w: i + 1 for i, w in enumerate(VOCABULARY)}
+
+
+@dataclasses.dataclass
+class TextGANConfig:
+    """Sizes of the text encoder and the networks, and how they are trained."""
+
+    z_dim: int = 32  # length of the noise vector z
+    word_dim: int = 32  # size of each word's embedding
+    phi_dim: int = 128  # size of the text encoding φ(t) (the GRU's hidden state)
+    proj_dim: int = 32  # φ(t) is projected to this lower dimension in G and in D
+    width: int = 32  # channels of D's first / G's last feature map; doubled at each ×2 step
+    lr: float = 2e-4  # Adam learning rate of both players
+    beta1: float = 0.5  # Adam's first-moment decay (DCGAN's 0.5)
+    batch_size: int = 64  # (image, caption) pairs per step
+    steps: int = 1500  # optimiser steps (one D step and one G step each)
+    seconds: float | None = None  # stop earlier when training has run this long
+    n_train: int = 10_000  # ShapesWorld (image, caption) pairs, train split
+    kind: str = "one"  # scenes to learn: "one" object, "two" in a relation, or "mixed"
+    seed: int = 0  # seeds the weights, the data and the noise
+
+
+PRESETS = {
+    "tiny": TextGANConfig(z_dim=4, word_dim=4, phi_dim=8, proj_dim=4, width=4, batch_size=4, steps=2,
+                          n_train=16),  # unit tests
+    "smoke": TextGANConfig(width=8, batch_size=16, steps=8, n_train=256),  # seconds, for CI
+    "workshop": TextGANConfig(steps=1500, seconds=150),  # a few minutes on a laptop CPU
+    "full": TextGANConfig(width=48, steps=6000, seconds=900),  # the shipped checkpoint
+}
+
+
+def preset(mode: str) -> TextGANConfig:
+    """A copy of the named preset (tiny / smoke / workshop / full)."""
+    if mode not in PRESETS:
+        raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(PRESETS)}")
+    return dataclasses.replace(PRESETS[mode])
+
+
+def tokenize(prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Captions -> word ids (B, L) padded with ``PAD`` and lengths (B,).
+
+    Words outside the grammar raise ``captions.CaptionError`` with the list of known words.
+    """
+    words = [check_words(p) for p in prompts]
+    lengths = torch.tensor([len(w) for w in words])
+    ids = torch.full((len(words), int(lengths.max())), PAD, dtype=torch.long)
+    for i, ws in enumerate(words):
+        ids[i, :len(ws)] = torch.tensor([TOKEN_OF[w] for w in ws])
+    return ids, lengths
+
+
+class TextEncoder(nn.Module):
+    """Word ids (B, L) and lengths (B,) -> φ(t) (B, phi_dim): a GRU's state after the last word."""
+
+    def __init__(self, word_dim: int, phi_dim: int):
+        super().__init__()
+        self.embed = nn.Embedding(len(VOCABULARY) + 1, word_dim, padding_idx=PAD)
+        self.gru = nn.GRU(word_dim, phi_dim, batch_first=True)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        states, _ = self.gru(self.embed(ids))  # (B, L, phi_dim)
+        return states[torch.arange(len(ids)), lengths - 1]  # (B, phi_dim), padding ignored
+
+
+def _projection(phi_dim: int, proj_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(phi_dim, proj_dim), nn.LeakyReLU(0.2))
+
+
+class TextGAN(nn.Module):
+    """Text encoder, generator and matching-aware discriminator, built from a ``TextGANConfig``."""
+
+    def __init__(self, config: TextGANConfig):
+        super().__init__()
+        self.config = config
+        torch.manual_seed(config.seed)
+        self.encoder = TextEncoder(config.word_dim, config.phi_dim)
+        self.g_project = _projection(config.phi_dim, config.proj_dim)
+        self.generator = Generator(config.z_dim + config.proj_dim, config.width)
+        self.d_project = _projection(config.phi_dim, config.proj_dim)
+        self.discriminator = Discriminator(config.width, cond_dim=config.proj_dim)
+        init_weights(self)
+
+    def phi(self, prompts: Sequence[str]) -> torch.Tensor:
+        """φ(t) of each caption: (B, phi_dim)."""
+        return self.encoder(*tokenize(prompts))
+
+    def generate(self, z: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+        """G(z, φ(t)): z (B, z_dim) and φ (B, phi_dim) -> pictures (B, 3, 32, 32) in [0, 1]."""
+        return self.generator(torch.cat([z, self.g_project(phi)], 1))  # depth concat at 1×1
+
+    def score(self, images: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+        """D(x, φ(t)): one logit (B,) per (picture, caption) pair; high means "real and matching"."""
+        return self.discriminator(images, self.d_project(phi))
+
+    def noise(self, n: int, seed: int | None = None) -> torch.Tensor:
+        """z ~ N(0, I): (n, z_dim), repeatable with ``seed``."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        return torch.randn(n, self.config.z_dim, generator=gen)
+
+    @torch.no_grad()
+    def sample(self, prompts: Sequence[str], seed: int | None = 0, z: torch.Tensor | None = None) -> torch.Tensor:
+        """One picture per prompt (B, 3, 32, 32) in [0, 1], in eval mode; bad words raise ``CaptionError``."""
+        was_training = self.training
+        self.eval()
+        phi = self.phi(prompts)
+        z = self.noise(len(prompts), seed) if z is None else z
+        images = torch.cat([self.generate(zc, pc) for zc, pc in zip(z.split(500), phi.split(500))])
+        self.train(was_training)
+        return images
+
+
+# ---------------------------------------------------------------- the matching-aware game
+
+def mismatched(images: torch.Tensor) -> torch.Tensor:
+    """"Wrong" images for a batch: each caption gets the next real picture of the batch (a roll)."""
+    return images.roll(1, dims=0)
+
+
+def discriminator_loss(real_right: torch.Tensor, wrong_right: torch.Tensor,
+                       fake_right: torch.Tensor) -> torch.Tensor:
+    """GAN-CLS's D loss from the logits of its three pairs (Reed et al. 2016, Algorithm 1):
+    (real, right) → 1, (wrong, right) → 0, (fake, right) → 0, the two "0" terms weighted ½ each."""
+    bce = F.binary_cross_entropy_with_logits
+    return (bce(real_right, torch.ones_like(real_right))
+            + (bce(wrong_right, torch.zeros_like(wrong_right)) + bce(fake_right, torch.zeros_like(fake_right))) / 2)
+
+
+def optimizers(model: TextGAN, config: TextGANConfig) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Adam for G (generator and its projection) and for D (discriminator, its projection, the encoder)."""
+    betas = (config.beta1, 0.999)
+    g_params = [*model.generator.parameters(), *model.g_project.parameters()]
+    d_params = [*model.discriminator.parameters(), *model.d_project.parameters(), *model.encoder.parameters()]
+    return (torch.optim.Adam(g_params, lr=config.lr, betas=betas),
+            torch.optim.Adam(d_params, lr=config.lr, betas=betas))
+
+
+def train_step(model: TextGAN, opt_g, opt_d, real: torch.Tensor, prompts: Sequence[str],
+               z: torch.Tensor) -> dict[str, float]:
+    """One round of GAN-CLS on real pictures (B, 3, 32, 32), their captions and noise z (B, z_dim)."""
+    phi = model.phi(prompts)  # (B, phi_dim), trained through D's loss only
+    fake = model.generate(z, phi.detach())  # (B, 3, 32, 32)
+    # D's move on the three pairs, all with the right caption
+    d_loss = discriminator_loss(model.score(real, phi), model.score(mismatched(real), phi),
+                                model.score(fake.detach(), phi))
+    opt_d.zero_grad()
+    d_loss.backward()
+    opt_d.step()
+    # G's move: make D call (fake, right caption) real and matching
+    g_loss = generator_loss(model.score(fake, phi.detach()))
+    opt_g.zero_grad()
+    g_loss.backward()
+    opt_g.step()
+    return {"D": d_loss.item(), "G": g_loss.item()}
+
+
+def make_step(model: TextGAN, config: TextGANConfig) -> Callable[[tuple], dict[str, float]]:
+    """``step(batch)`` for ``train.fit``: seeded noise and one round of the matching-aware game."""
+    opt_g, opt_d = optimizers(model, config)
+    noise = torch.Generator().manual_seed(config.seed)
+
+    def step(batch):
+        real, prompts = batch
+        z = torch.randn(len(real), config.z_dim, generator=noise)
+        return train_step(model, opt_g, opt_d, real, prompts, z)
+
+    return step
+
+
+def training_data(config: TextGANConfig) -> ShapesDataset:
+    """(image, varied caption) pairs of the train split: held-out combinations never appear."""
+    return ShapesDataset(config.n_train, split="train", kind=config.kind, seed=config.seed)
+
+
+def train(config: TextGANConfig, *, data=None, callback=None, every: int = 0,
+          progress: bool = True) -> tuple[TextGAN, History]:
+    """Train GAN-CLS from scratch within the config's budget; return it (in eval mode) and its history."""
+    model = TextGAN(config).train()
+    data = training_data(config) if data is None else data
+    history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
+                  Budget(config.steps, config.seconds), every=every, callback=callback,
+                  desc="GAN-CLS", progress=progress)
+    return model.eval(), history
+
+
+# ---------------------------------------------------------------- measuring
+
+def prompts(n: int, split: str = "train", kind: str = "one", seed: int = 1) -> list[str]:
+    """Canonical captions of ``n`` scenes of a split: seen ("train") or never seen ("heldout") combinations."""
+    return [describe(s) for s in sample_scenes(n, seed=seed, split=split, kind=kind)]
+
+
+def evaluate(model: TextGAN, n: int = 1000, seed: int = 1) -> dict[str, float]:
+    """Oracle caption accuracy of one sample per prompt, on seen and on held-out combinations."""
+    figures = {}
+    for split in ("train", "heldout"):
+        ps = prompts(n, split, model.config.kind, seed)
+        figures[f"accuracy_{'seen' if split == 'train' else 'heldout'}"] = oracle.caption_accuracy(
+            model.sample(ps, seed=seed), ps)
+    return figures
+
+
+def train_shipped(mode: str, out_dir: Path) -> Path:
+    """Train the ``mode`` preset and save it as ``text_gan`` in ``out_dir`` with its oracle figures."""
+    config = preset(mode)
+    start = time.perf_counter()
+    model, history = train(config)
+    figures = evaluate(model)
+    print(f"text_gan ({mode}): {history.steps} steps in {history.seconds:.0f} s, {figures}")
+    return checkpoints.save(model, Path(out_dir) / "text_gan", config, mode=mode, steps=history.steps,
+                            seconds=round(time.perf_counter() - start, 1), **figures)

@@ -1,0 +1,85 @@
+"""course_lib.gan: shapes, the two losses against their formulas, gradient flow, determinism."""
+import math
+
+import pytest
+import torch
+
+from course_lib import gan
+
+
+@pytest.fixture
+def tiny():
+    return gan.preset("tiny")
+
+
+def test_shapes_and_range(tiny):
+    model = gan.GAN(tiny).eval()
+    z = model.noise(3, seed=0)
+    images = model.generator(z)
+    assert images.shape == (3, 3, 32, 32)
+    assert 0 <= images.min() and images.max() <= 1
+    assert model.discriminator(images).shape == (3,)
+    assert model.sample(5).shape == (5, 3, 32, 32)
+
+
+def test_conditional_discriminator_uses_the_condition():
+    D = gan.Discriminator(width=4, cond_dim=3).eval()
+    images = torch.rand(2, 3, 32, 32)
+    a, b = D(images, torch.zeros(2, 3)), D(images, torch.ones(2, 3))
+    assert a.shape == (2,) and not torch.allclose(a, b)
+
+
+def test_losses_match_the_minimax_formulas():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    expected_d = -(torch.log(d_real) + torch.log(1 - d_fake)).mean()
+    assert torch.allclose(gan.discriminator_loss(real, fake), expected_d)
+    assert torch.allclose(gan.generator_loss(fake), -torch.log(d_fake).mean())  # non-saturating
+
+
+def test_generator_loss_does_not_saturate():
+    # where D confidently rejects a fake, -log D(G(z)) still has a strong gradient
+    fake = torch.tensor([-8.0], requires_grad=True)
+    gan.generator_loss(fake).backward()
+    assert abs(fake.grad.item()) > 0.99
+
+
+def test_step_moves_both_players_and_only_the_right_one(tiny):
+    model = gan.GAN(tiny).train()
+    opt_g, opt_d = gan.optimizers(model, tiny)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    losses = gan.train_step(model, opt_g, opt_d, torch.rand(4, 3, 32, 32), model.noise(4, seed=0))
+    assert set(losses) == {"D", "G"} and all(math.isfinite(v) for v in losses.values())
+    for name, p in model.named_parameters():
+        assert not torch.equal(before[name], p), f"{name} did not move"
+    g_grads = [p.grad for p in model.generator.parameters()]
+    assert all(g is not None and g.abs().sum() > 0 for g in g_grads)
+
+
+def test_discriminator_step_leaves_generator_alone(tiny):
+    model = gan.GAN(tiny).train()
+    fake = model.generator(model.noise(4, seed=0))
+    gan.discriminator_loss(model.discriminator(torch.rand(4, 3, 32, 32)),
+                           model.discriminator(fake.detach())).backward()
+    assert all(p.grad is None for p in model.generator.parameters())
+
+
+def test_deterministic_under_a_seed(tiny):
+    data = [(torch.rand(3, 32, 32), "x") for _ in range(8)]
+    runs = [gan.train(tiny, data=data, progress=False)[0] for _ in range(2)]
+    assert torch.equal(runs[0].sample(4, seed=3), runs[1].sample(4, seed=3))
+    assert not torch.equal(runs[0].sample(4, seed=3), runs[0].sample(4, seed=4))
+
+
+def test_evaluate_on_real_pictures():
+    from course_lib.datasets import ShapesDataset
+
+    images = ShapesDataset(300, split="train", kind="one", seed=0).images
+    figures = gan.evaluate(images)
+    assert figures["validity"] == 1.0 and 0.6 < figures["coverage"] <= 1.0
+    assert len(gan.coverage_universe()) == 189
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="workshop"):
+        gan.preset("huge")

@@ -1,0 +1,106 @@
+"""course_lib.text_gan: tokenizer, shapes, the three-pair loss, gradient flow, determinism."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_lib import captions, text_gan
+
+
+@pytest.fixture
+def tiny():
+    return text_gan.preset("tiny")
+
+
+PROMPTS = ["a big red circle in the middle", "top left : a small blue box",
+           "a red circle above a blue square", "a blue square above a red circle"]
+
+
+def test_tokenize_pads_and_rejects_unknown_words():
+    ids, lengths = text_gan.tokenize(PROMPTS[:2])
+    assert ids.shape == (2, 7) and lengths.tolist() == [7, 7]
+    ids, lengths = text_gan.tokenize(["a red circle", "a big red circle in the middle"])
+    assert lengths.tolist() == [3, 7] and ids[0, 3:].eq(text_gan.PAD).all()
+    with pytest.raises(captions.CaptionError, match="unicorn"):
+        text_gan.tokenize(["a red unicorn"])
+
+
+def test_encoder_ignores_padding_and_reads_word_order(tiny):
+    model = text_gan.TextGAN(tiny).eval()
+    alone = model.phi(["a red circle"])
+    padded = model.phi(["a red circle", "a big red circle in the middle"])[:1]
+    assert torch.allclose(alone, padded, atol=1e-6)
+    phi = model.phi(PROMPTS[2:])  # same bag of words, different meaning
+    assert not torch.allclose(phi[0], phi[1])
+
+
+def test_shapes_and_range(tiny):
+    model = text_gan.TextGAN(tiny).eval()
+    phi = model.phi(PROMPTS)
+    assert phi.shape == (4, tiny.phi_dim)
+    images = model.generate(model.noise(4, seed=0), phi)
+    assert images.shape == (4, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
+    assert model.score(images, phi).shape == (4,)
+    assert model.sample(PROMPTS[:3]).shape == (3, 3, 32, 32)
+
+
+def test_mismatched_gives_each_caption_another_real_picture():
+    images = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 32, 32)
+    wrong = text_gan.mismatched(images)
+    assert wrong.shape == images.shape
+    assert all(not torch.equal(wrong[i], images[i]) for i in range(4))
+    assert sorted(wrong[:, 0, 0, 0].tolist()) == [0.0, 1.0, 2.0, 3.0]  # the same pictures, reassigned
+
+
+def test_three_pair_loss_matches_reed_et_al():
+    s_r, s_w, s_f = torch.tensor([1.5, -0.5]), torch.tensor([0.3, -2.0]), torch.tensor([2.0, 0.1])
+    sig = torch.sigmoid
+    expected = -(torch.log(sig(s_r)) + (torch.log(1 - sig(s_w)) + torch.log(1 - sig(s_f))) / 2).mean()
+    assert torch.allclose(text_gan.discriminator_loss(s_r, s_w, s_f), expected)
+
+
+def test_three_pair_loss_labels_each_pair():
+    # each pair must be present (non-zero gradient) and carry its label: real/right pushed towards 1
+    # (gradient of the loss negative), wrong/right and fake/right towards 0 (gradient positive)
+    logits = [torch.zeros(3, requires_grad=True) for _ in range(3)]
+    text_gan.discriminator_loss(*logits).backward()
+    real, wrong, fake = (t.grad for t in logits)
+    assert (real < 0).all() and (wrong > 0).all() and (fake > 0).all()
+    assert torch.allclose(wrong, fake) and torch.allclose(real.abs(), 2 * wrong)
+
+
+def test_three_pair_loss_is_the_sum_of_its_pairs():
+    s = [torch.randn(5) for _ in range(3)]
+    bce = F.binary_cross_entropy_with_logits
+    parts = bce(s[0], torch.ones(5)) + 0.5 * bce(s[1], torch.zeros(5)) + 0.5 * bce(s[2], torch.zeros(5))
+    assert torch.allclose(text_gan.discriminator_loss(*s), parts)
+
+
+def test_step_trains_everything_and_encoder_only_through_d(tiny):
+    model = text_gan.TextGAN(tiny).train()
+    opt_g, opt_d = text_gan.optimizers(model, tiny)
+    n_params = sum(len(g["params"]) for opt in (opt_g, opt_d) for g in opt.param_groups)
+    assert n_params == len(list(model.parameters()))  # every parameter belongs to one player
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    losses = text_gan.train_step(model, opt_g, opt_d, torch.rand(4, 3, 32, 32), PROMPTS, model.noise(4, 0))
+    assert set(losses) == {"D", "G"} and all(math.isfinite(v) for v in losses.values())
+    moved = {n for n, p in model.named_parameters() if not torch.equal(before[n], p)}
+    unused = {"encoder.embed.weight"}  # the padding row aside, the words used move
+    assert {n for n, _ in model.named_parameters()} - moved <= unused
+    assert any(n.startswith("encoder.") for n in moved)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g_project.parameters())
+
+
+def test_deterministic_under_a_seed(tiny):
+    data = [(torch.rand(3, 32, 32), p) for p in PROMPTS * 2]
+    runs = [text_gan.train(tiny, data=data, progress=False)[0] for _ in range(2)]
+    assert torch.equal(runs[0].sample(PROMPTS, seed=3), runs[1].sample(PROMPTS, seed=3))
+
+
+def test_prompts_and_evaluate(tiny):
+    seen, heldout = text_gan.prompts(20, "train"), text_gan.prompts(20, "heldout")
+    assert len(seen) == 20 and all(captions.parse(p) for p in seen)
+    assert any("purple triangle" in p or "cyan square" in p or "yellow diamond" in p for p in heldout)
+    figures = text_gan.evaluate(text_gan.TextGAN(tiny), n=8)
+    assert set(figures) == {"accuracy_seen", "accuracy_heldout"}
