@@ -1,0 +1,164 @@
+"""A small CLIP for ShapesWorld, on open_clip: contrastive pre-training, relevance scores, zero-shot
+classification and ranking (Radford et al. 2021; slides "CLIP to Rank Images by Relevance").
+
+Dall·E Mini draws many candidates and keeps those CLIP finds most relevant to the prompt. The model
+here is open_clip's own ``CLIP`` class with a small config: a vision transformer over 4×4 patches of
+32×32 pictures and a text transformer over our caption tokenizer's ids, each ending in a projection
+into one shared embedding space. Training uses open_clip's ``ClipLoss``: in a batch of N (picture,
+caption) pairs, the N matching pairs must score higher than the N² - N mismatched ones, read both
+ways (picture → caption and caption → picture).
+
+The relevance score of the slides ("Score: 31.59") is 100 × the cosine similarity of the two
+embeddings, as the CLIP paper and the slide's demo compute it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import captions, text
+from .shapes import COLOR_NAMES, SHAPES
+
+SCORE_SCALE = 100.0  # relevance score = 100 × cosine similarity, as on the slide
+
+
+@dataclasses.dataclass
+class ClipConfig:
+    embed_dim: int = 128  # size of the shared image/text embedding space
+    image_size: int = 32  # ShapesWorld pictures
+    patch_size: int = 4  # a 32×32 picture is 8×8 patches
+    vision_width: int = 128  # width of the vision transformer
+    vision_layers: int = 4
+    text_width: int = 128  # width of the text transformer
+    text_heads: int = 4
+    text_layers: int = 3
+    context_length: int = captions.MAX_WORDS + 2  # words plus <s> and </s>
+    vocab_size: int = 0  # set from the caption tokenizer when 0
+
+
+PRESETS = {
+    "tiny": ClipConfig(embed_dim=32, vision_width=32, vision_layers=1, text_width=32, text_heads=2,
+                       text_layers=1),
+    "workshop": ClipConfig(embed_dim=64, vision_width=64, vision_layers=2, text_width=64, text_heads=2,
+                           text_layers=2),
+    "full": ClipConfig(),
+}
+
+
+class ShapesCLIP(nn.Module):
+    """open_clip's ``CLIP`` sized for 32×32 ShapesWorld pictures and the caption tokenizer."""
+
+    def __init__(self, config: ClipConfig):
+        super().__init__()
+        from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+
+        tokenizer = text.load_tokenizer()
+        vocab_size = config.vocab_size or len(tokenizer)
+        self.config = dataclasses.replace(config, vocab_size=vocab_size)
+        self.clip = CLIP(
+            embed_dim=config.embed_dim,
+            vision_cfg=CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width, head_width=32,
+                                     patch_size=config.patch_size, image_size=config.image_size),
+            text_cfg=CLIPTextCfg(context_length=config.context_length, vocab_size=vocab_size,
+                                 width=config.text_width, heads=config.text_heads, layers=config.text_layers,
+                                 pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, pool_type="eos"),
+        )
+        self.tokenizer = tokenizer
+
+    def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
+        """Checked prompts -> token ids (B, context_length) on the model's device.
+
+        open_clip's CLIP adds its positional embedding over the full context, so captions are padded
+        to that length; the causal mask keeps the padding after ``</s>`` out of the pooled feature."""
+        ids, _ = text.encode(self.tokenizer, list(prompts), max_length=self.config.context_length)
+        ids = F.pad(ids, (0, self.config.context_length - ids.shape[1]), value=self.tokenizer.pad_token_id)
+        return ids.to(self.clip.logit_scale.device)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 32, 32) pictures in [0, 1] -> unit-length embeddings (B, D)."""
+        return self.clip.encode_image(images * 2 - 1, normalize=True)
+
+    def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
+        """B prompts -> unit-length embeddings (B, D)."""
+        return self.clip.encode_text(self.tokenize(prompts), normalize=True)
+
+    def forward(self, images: torch.Tensor, prompts: Sequence[str]):
+        """What ``ClipLoss`` takes: image features, text features and the learned temperature."""
+        return self.encode_image(images), self.encode_text(prompts), self.clip.logit_scale.exp()
+
+
+def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor,
+                     logit_scale: torch.Tensor) -> torch.Tensor:
+    """open_clip's ``ClipLoss``: cross-entropy over the batch's similarity matrix, both ways."""
+    from open_clip import ClipLoss
+
+    return ClipLoss()(image_features, text_features, logit_scale)
+
+
+@torch.no_grad()
+def relevance(model: ShapesCLIP, images: torch.Tensor, prompts: Sequence[str]) -> torch.Tensor:
+    """Relevance scores (B_images, B_prompts): 100 × cosine similarity, the slide's "Score: 31.59"."""
+    return SCORE_SCALE * model.encode_image(images) @ model.encode_text(prompts).T
+
+
+@torch.no_grad()
+def rank(model: ShapesCLIP, images: torch.Tensor, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Order ``images`` by relevance to ``prompt``: (indices best first, their scores)."""
+    scores = relevance(model, images, [prompt])[:, 0]
+    order = scores.argsort(descending=True)
+    return order, scores[order]
+
+
+def zero_shot_prompts(attribute: str) -> dict[str, list[str]]:
+    """Label text for zero-shot classification of "color" or "shape": for each class, one prompt per
+    value of the other attribute, whose embeddings are averaged (CLIP's prompt ensembling)."""
+    if attribute == "color":
+        return {c: [f"a {c} {s}" for s in SHAPES] for c in COLOR_NAMES}
+    if attribute == "shape":
+        return {s: [f"a {c} {s}" for c in COLOR_NAMES] for s in SHAPES}
+    raise ValueError(f"zero-shot classification is by 'color' or 'shape', not {attribute!r}")
+
+
+@torch.no_grad()
+def zero_shot_classify(model: ShapesCLIP, images: torch.Tensor, attribute: str) -> list[str]:
+    """Classify each picture's colour or shape from label text alone (no classifier was trained)."""
+    prompts = zero_shot_prompts(attribute)
+    classes = list(prompts)
+    weights = torch.stack([F.normalize(model.encode_text(prompts[c]).mean(0), dim=-1) for c in classes])
+    best = (model.encode_image(images) @ weights.T).argmax(-1)
+    return [classes[i] for i in best]
+
+
+def train_step(model: ShapesCLIP, optimizer: torch.optim.Optimizer, batch) -> dict[str, float]:
+    """One contrastive step on a batch of (pictures, captions)."""
+    images, prompts = batch
+    loss = contrastive_loss(*model(images.to(model.clip.logit_scale.device), prompts))
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        model.clip.logit_scale.clamp_(0, 4.6052)  # temperature at most 100, as in CLIP
+    return {"clip_loss": loss.item()}
+
+
+def train_shipped(mode: str, out_dir: Path):
+    """Train the preset of ``mode`` on ShapesWorld captions and save it as ``clip``."""
+    from . import checkpoints, datasets, device
+    from .train import Budget, fit
+
+    budget = {"smoke": Budget(20), "workshop": Budget(1500, 240), "full": Budget(6000)}[mode]
+    config = PRESETS["tiny" if mode == "smoke" else mode]
+    torch.manual_seed(0)
+    dev = device()
+    model = ShapesCLIP(config).to(dev)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.1)
+    data = datasets.ShapesDataset({"smoke": 512, "workshop": 20000, "full": 50000}[mode], kind="mixed")
+    history = fit(lambda b: train_step(model, optimizer, b), datasets.loader(data, 128), budget, desc="CLIP")
+    checkpoints.save(model, Path(out_dir) / "clip", model.config, mode=mode, steps=history.steps,
+                     seconds=round(history.seconds, 1), device=str(dev))
+    return model
