@@ -1,0 +1,205 @@
+"""BART translates captions into image tokens (Lewis et al. 2020; Dall·E Mini; slides "Part 3: BART").
+
+Dall·E Mini's BART reads a caption with its encoder and writes the picture's VQGAN codes with its
+decoder, one token at a time: it "translates captions into the codebook vocabulary". This module is
+transformers' own ``BartForConditionalGeneration`` with a small config and one vocabulary in three
+ranges:
+
+    [0, T)          caption tokens (the caption tokenizer's ids: <pad> <s> </s> <unk> <mask> words)
+    [T, T + K)      image tokens: VQ-GAN code k is id T + k
+    T + K           <image>: the decoder's start token
+
+The decoder's output is cut to the image range before the softmax, so it can only ever write image
+tokens (``image_logits``). The same model can also be trained, as BART is pre-trained, to *denoise*
+captions: spans of a caption are replaced by ``<mask>`` and the decoder writes the clean caption
+(``mask_spans``, ``denoising_loss``), which notebook 07 shows before translation.
+
+Sampling (``sample``) draws the 64 tokens of an 8×8 grid with temperature, top-k and classifier-free
+guidance, which Dall·E Mini calls "super conditioning": the model is also trained with an empty
+caption now and then, and at sampling time the logits are pushed away from that unconditional
+prediction, ``logits = uncond + scale · (cond - uncond)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import captions, text
+
+
+@dataclasses.dataclass
+class TranslatorConfig:
+    d_model: int = 256  # width of encoder and decoder
+    layers: int = 3  # encoder layers = decoder layers
+    heads: int = 4
+    ffn_dim: int = 1024
+    dropout: float = 0.1
+    codebook_size: int = 256  # K: the VQ-GAN's codes
+    image_tokens: int = 64  # an 8×8 token grid
+    text_vocab: int = 0  # T: set from the caption tokenizer when 0
+    max_text_tokens: int = captions.MAX_WORDS + 2
+    uncond_prob: float = 0.1  # share of training captions replaced by "" (for guidance)
+
+
+PRESETS = {
+    "tiny": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64, codebook_size=16, image_tokens=4),
+    "workshop": TranslatorConfig(d_model=128, layers=2, heads=4, ffn_dim=256),
+    "full": TranslatorConfig(),
+}
+
+
+class CaptionToImageBart(nn.Module):
+    """``BartForConditionalGeneration`` whose encoder reads captions and whose decoder writes image tokens."""
+
+    def __init__(self, config: TranslatorConfig):
+        super().__init__()
+        from transformers import BartConfig, BartForConditionalGeneration
+
+        self.tokenizer = text.load_tokenizer()
+        t = config.text_vocab or len(self.tokenizer)
+        self.config = dataclasses.replace(config, text_vocab=t)
+        self.image_offset = t  # id of image code 0
+        self.image_bos = t + config.codebook_size  # the decoder's start token
+        self.bart = BartForConditionalGeneration(BartConfig(
+            vocab_size=self.image_bos + 1, d_model=config.d_model,
+            encoder_layers=config.layers, decoder_layers=config.layers,
+            encoder_attention_heads=config.heads, decoder_attention_heads=config.heads,
+            encoder_ffn_dim=config.ffn_dim, decoder_ffn_dim=config.ffn_dim, dropout=config.dropout,
+            max_position_embeddings=max(config.image_tokens, config.max_text_tokens) + 2,
+            pad_token_id=self.tokenizer.pad_token_id, bos_token_id=self.tokenizer.bos_token_id,
+            eos_token_id=self.tokenizer.eos_token_id, decoder_start_token_id=self.image_bos,
+            forced_eos_token_id=None,
+        ))
+
+    @property
+    def device(self) -> torch.device:
+        return self.bart.lm_head.weight.device
+
+    def encode_prompts(self, prompts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Checked prompts -> caption token ids and attention mask (B, L) on the model's device."""
+        ids, mask = text.encode(self.tokenizer, list(prompts), max_length=self.config.max_text_tokens)
+        return ids.to(self.device), mask.to(self.device)
+
+    def image_logits(self, text_ids, text_mask, codes_in: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits over the K image codes only: (B, L, K) for decoder inputs (B, L)."""
+        out = self.bart(input_ids=text_ids, attention_mask=text_mask, decoder_input_ids=codes_in)
+        return out.logits[..., self.image_offset:self.image_bos]
+
+    def decoder_inputs(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes (B, N) in [0, K) -> decoder input ids (B, N): <image>, then the codes shifted right."""
+        start = torch.full_like(codes[:, :1], self.image_bos)
+        return torch.cat([start, codes[:, :-1] + self.image_offset], dim=1)
+
+
+def translation_loss(model: CaptionToImageBart, prompts: Sequence[str], codes: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the next image token, caption given: codes (B, N) -> scalar."""
+    text_ids, text_mask = model.encode_prompts(prompts)
+    logits = model.image_logits(text_ids, text_mask, model.decoder_inputs(codes))  # (B, N, K)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
+
+
+def drop_captions(prompts: Sequence[str], prob: float, rng: random.Random) -> list[str]:
+    """Replace each caption by "" with probability ``prob``: the unconditional examples guidance needs."""
+    return ["" if rng.random() < prob else p for p in prompts]
+
+
+# ---------------------------------------------------------------- BART's own pre-training: denoising
+
+def mask_spans(words: list[str], rng: random.Random, ratio: float = 0.3, mean_span: float = 2.0) -> list[str]:
+    """BART's text infilling: spans (lengths ~ Poisson(mean_span)) covering about ``ratio`` of the
+    words are each replaced by one ``<mask>``, so the model must also guess how many words are missing."""
+    words, budget = list(words), max(1, round(ratio * len(words)))
+    while budget > 0 and words:
+        length = min(budget, max(1, _poisson(rng, mean_span)))
+        start = rng.randrange(0, max(1, len(words) - length + 1))
+        words[start:start + length] = ["<mask>"]
+        budget -= length
+    return words
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    k, p, limit = 0, 1.0, pow(2.718281828459045, -mean)
+    while True:
+        p *= rng.random()
+        if p < limit:
+            return k
+        k += 1
+
+
+def denoising_loss(model: CaptionToImageBart, prompts: Sequence[str], rng: random.Random) -> torch.Tensor:
+    """Corrupt captions with ``mask_spans``; the decoder must write the clean caption (text tokens)."""
+    tok = model.tokenizer
+    corrupted = [" ".join(mask_spans(captions.tokenize_words(p), rng)) for p in prompts]
+    src = tok(corrupted, padding=True, return_tensors="pt").to(model.device)
+    clean = tok(list(prompts), padding=True, return_tensors="pt")["input_ids"].to(model.device)
+    labels = clean.masked_fill(clean == tok.pad_token_id, -100)
+    return model.bart(input_ids=src["input_ids"], attention_mask=src["attention_mask"], labels=labels).loss
+
+
+@torch.no_grad()
+def fill_masks(model: CaptionToImageBart, corrupted: Sequence[str], max_words: int = captions.MAX_WORDS) -> list[str]:
+    """Greedy denoising: captions with ``<mask>`` -> the model's clean caption."""
+    tok = model.tokenizer
+    src = tok(list(corrupted), padding=True, return_tensors="pt").to(model.device)
+    out = model.bart.generate(**src, decoder_start_token_id=tok.bos_token_id, max_length=max_words + 2,
+                              num_beams=1, do_sample=False, bad_words_ids=[[model.image_bos]]
+                              + [[model.image_offset + k] for k in range(model.config.codebook_size)])
+    return tok.batch_decode(out, skip_special_tokens=True)
+
+
+# ---------------------------------------------------------------- sampling image tokens
+
+def guide(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance ("super conditioning"): uncond + scale · (cond - uncond)."""
+    return uncond + scale * (cond - uncond)
+
+
+def filter_top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:
+    """Keep the ``k`` largest logits of each row, set the rest to -inf (``None`` or 0 keeps all)."""
+    if not k or k >= logits.shape[-1]:
+        return logits
+    kth = logits.topk(k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+@torch.no_grad()
+def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: float = 1.0,
+           top_k: int | None = None, guidance_scale: float = 1.0,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one token grid per prompt: codes (B, image_tokens) in [0, K).
+
+    Each step runs only the newest token through the decoder (the cache keeps the rest). With
+    ``guidance_scale != 1`` the batch also carries an empty caption per prompt, and the two
+    predictions are mixed by ``guide``; at scale 1 the mix is the conditional prediction itself, so
+    the unconditional half is skipped.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    model.eval()
+    guided = guidance_scale != 1.0
+    batch = list(prompts) + ([""] * len(prompts) if guided else [])
+    text_ids, text_mask = model.encode_prompts(batch)
+    encoder_outputs = model.bart.get_encoder()(input_ids=text_ids, attention_mask=text_mask)
+    tokens = torch.full((len(batch), 1), model.image_bos, device=model.device)
+    past, codes = None, []
+    for _ in range(model.config.image_tokens):
+        out = model.bart(encoder_outputs=encoder_outputs, attention_mask=text_mask, decoder_input_ids=tokens,
+                         past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        logits = out.logits[:, -1, model.image_offset:model.image_bos].float()  # (B or 2B, K)
+        if guided:
+            cond, uncond = logits.chunk(2)
+            logits = guide(cond, uncond, guidance_scale)
+        logits = filter_top_k(logits / temperature, top_k)
+        code = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).to(model.device)  # (B, 1)
+        codes.append(code)
+        tokens = code + model.image_offset
+        if guided:
+            tokens = tokens.repeat(2, 1)
+    return torch.cat(codes, dim=1)
