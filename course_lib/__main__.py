@@ -1,6 +1,8 @@
 """The course's command line: ``python -m course_lib <command>``.
 
 - ``doctor [--online]``: check this environment (see ``course_lib.doctor``).
+- ``draw PROMPT [-n 16] [-o out.png]``: run the Dall·E Mini pipeline of the shipped checkpoints and
+  write a grid of the candidates, best first, each with its CLIP score.
 - ``train STAGE [--mode MODE] [--out DIR]``: train a stage's preset and save its checkpoint (the
   shipped checkpoints in ``course_lib/data`` are made with ``--mode full``).
 """
@@ -12,7 +14,42 @@ from pathlib import Path
 
 
 # stage name -> the course_lib module whose train_shipped(mode, out_dir) trains and saves it
-STAGES: dict[str, str] = {"gan": "gan", "text_gan": "text_gan"}
+STAGES: dict[str, str] = {"vqvae": "vqvae", "vqgan": "vqgan", "gan": "gan", "text_gan": "text_gan", "clip": "clip"}
+
+
+def _candidates(value: str) -> int:
+    n = int(value) if value.isdigit() else 0
+    if not 1 <= n <= 256:
+        raise argparse.ArgumentTypeError(f"-n takes a whole number from 1 to 256, got {value!r}")
+    return n
+
+
+def _draw(args) -> int:
+    """Check the prompt before loading anything, so bad input gets its one-line answer at once."""
+    from .captions import CaptionError, parse
+
+    try:
+        parse(args.prompt)
+    except CaptionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from . import device, viz
+    from .checkpoints import CheckpointError
+    from .dalle_mini import load_default
+
+    try:
+        pipeline = load_default(device(args.device), **({} if args.guidance is None
+                                                        else {"guidance_scale": args.guidance}))
+    except (CheckpointError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    drawing = pipeline.draw(args.prompt, args.n, seed=args.seed)
+    figure = viz.show_images(drawing.images, [f"#{i + 1}  score {s:.2f}" for i, s in enumerate(drawing.scores)],
+                             nrow=min(8, args.n), suptitle=args.prompt)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.out, dpi=120)
+    print(f"wrote {args.out} ({args.n} candidates for {args.prompt!r}, best score {drawing.scores[0]:.2f})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     doctor = commands.add_parser("doctor", help="check Python, packages, device and shipped checkpoints")
     doctor.add_argument("--online", action="store_true", help="also check that the model hub answers")
+    draw = commands.add_parser("draw", help="draw a prompt with the shipped pipeline, best first")
+    draw.add_argument("prompt", help='e.g. "a red circle above a blue square"')
+    draw.add_argument("-n", type=_candidates, default=16, help="how many candidates to draw (1-256)")
+    draw.add_argument("-o", "--out", type=Path, default=Path("out.png"), help="where to write the grid")
+    draw.add_argument("--seed", type=int, default=0)
+    draw.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    draw.add_argument("--device", choices=("cpu", "cuda"), default=None)
     train = commands.add_parser("train", help="train a stage's preset and save its checkpoint")
     train.add_argument("stage", choices=sorted(STAGES), help="which model to train")
     train.add_argument("--mode", choices=("smoke", "workshop", "full"), default="full")
@@ -30,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import report
 
         return 0 if report(online=args.online) else 1
+    if args.command == "draw":
+        return _draw(args)
     if args.command == "train":
         import importlib
 

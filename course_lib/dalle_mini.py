@@ -1,0 +1,92 @@
+"""The Dall·E Mini pipeline, scaled down: prompt → BART → N token grids → VQ-GAN → N pictures → CLIP → best first.
+
+Slides "Part 5: Piecing the blocks together" and DALL·E's "generate, rank with CLIP, keep the best":
+
+1. the caption tokenizer turns the prompt into ids, and BART's encoder reads them;
+2. BART's decoder samples N token grids (8×8 codes each), independently, with temperature, top-k and
+   classifier-free guidance ("super conditioning");
+3. the VQ-GAN decoder turns each grid into a 32×32 picture;
+4. CLIP scores every picture against the prompt (100 × cosine), and the pictures come back sorted,
+   best first.
+
+The three parts are plain attributes of ``Pipeline`` with small interfaces, so a learner can swap in
+their own: any ``translator`` with ``sample``'s signature, any ``image_tokenizer`` with
+``decode(codes (N, 8, 8)) -> pictures (N, 3, 32, 32)``, and any ``ranker(pictures, prompt) -> scores``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import torch
+
+from . import bart, captions, clip
+
+Ranker = Callable[[torch.Tensor, str], torch.Tensor]  # (pictures (N, 3, H, W), prompt) -> scores (N,)
+
+
+@dataclasses.dataclass
+class Drawing:
+    """What one call of ``Pipeline.draw`` made, best first, with every stage kept for inspection."""
+
+    prompt: str
+    images: torch.Tensor  # (N, 3, 32, 32) in [0, 1], sorted by score, best first
+    scores: torch.Tensor  # (N,) the ranker's scores, descending
+    codes: torch.Tensor  # (N, 8, 8) the token grids BART wrote, in the same order
+    order: torch.Tensor  # (N,) index of each picture in sampling order
+
+
+def clip_ranker(model: clip.ShapesCLIP) -> Ranker:
+    """Rank by CLIP relevance: 100 × cosine of picture and prompt embeddings."""
+    return lambda images, prompt: clip.relevance(model, images, [prompt])[:, 0]
+
+
+@dataclasses.dataclass
+class Pipeline:
+    translator: bart.CaptionToImageBart
+    image_tokenizer: torch.nn.Module  # has decode(codes (N, 8, 8)) -> pictures (N, 3, 32, 32)
+    ranker: Ranker
+    temperature: float = 1.0
+    top_k: int | None = None
+    guidance_scale: float = 1.0
+
+    @torch.no_grad()
+    def draw(self, prompt: str, n: int = 16, *, seed: int = 0, batch_size: int = 64) -> Drawing:
+        """Draw ``n`` candidates for ``prompt`` and return them sorted by score, best first.
+
+        The prompt is checked first: an unknown word, an empty or an overlong prompt raises
+        ``captions.CaptionError`` naming the problem. The same seed gives the same pictures.
+        """
+        captions.parse(prompt)
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"the number of candidates must be a positive integer, got {n!r}")
+        generator = torch.Generator().manual_seed(seed)
+        codes = torch.cat([
+            bart.sample(self.translator, [prompt] * min(batch_size, n - start), temperature=self.temperature,
+                        top_k=self.top_k, guidance_scale=self.guidance_scale, generator=generator)
+            for start in range(0, n, batch_size)])  # (n, 64)
+        side = int(codes.shape[1] ** 0.5)
+        grids = codes.view(n, side, side)
+        images = self.image_tokenizer.decode(grids.to(_device_of(self.image_tokenizer))).float().cpu()
+        scores = self.ranker(images.to(_device_of(self.translator)), prompt).float().cpu()
+        order = scores.argsort(descending=True)
+        return Drawing(prompt, images[order], scores[order], grids[order].cpu(), order)
+
+
+def _device_of(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def load_default(device: torch.device | str | None = None, **sampling) -> Pipeline:
+    """The pipeline of the shipped checkpoints (``bart``, ``vqgan``, ``clip``), on ``device`` (CUDA
+    when present). ``sampling`` sets temperature / top_k / guidance_scale."""
+    from . import checkpoints, vqgan
+    from . import device as pick_device
+
+    dev = torch.device(device) if device is not None else pick_device()
+    translator = checkpoints.load(checkpoints.shipped("bart"), bart.CaptionToImageBart,
+                                  bart.TranslatorConfig).to(dev)
+    tokenizer = vqgan.load_tokenizer().to(dev)
+    ranker_model = checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig).to(dev)
+    defaults = {"temperature": 1.0, "top_k": None, "guidance_scale": 3.0}
+    return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**defaults, **sampling})

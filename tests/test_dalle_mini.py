@@ -1,0 +1,63 @@
+"""The pipeline sorts by score and repeats under a seed; the draw command answers bad input in one line."""
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from course_lib import bart, clip, dalle_mini
+from course_lib.captions import CaptionError
+from course_lib.vqvae import VQVAE, VQVAEConfig
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    torch.manual_seed(0)
+    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
+    image_tokenizer = VQVAE(VQVAEConfig.preset("smoke", codebook_size=16)).eval()
+    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
+    return dalle_mini.Pipeline(translator, image_tokenizer, dalle_mini.clip_ranker(ranker))
+
+
+def test_draw_returns_pictures_sorted_by_score(pipeline):
+    drawing = pipeline.draw("a red circle above a blue square", 6, seed=1)
+    assert drawing.images.shape == (6, 3, 32, 32) and drawing.codes.shape == (6, 8, 8)
+    assert (drawing.scores[:-1] >= drawing.scores[1:]).all()
+    rescored = pipeline.ranker(drawing.images, drawing.prompt)
+    assert torch.allclose(rescored, drawing.scores, atol=1e-4)
+
+
+def test_same_seed_same_pictures(pipeline):
+    a = pipeline.draw("a green box at the top", 4, seed=7)
+    b = pipeline.draw("a green box at the top", 4, seed=7)
+    assert torch.equal(a.images, b.images) and torch.equal(a.codes, b.codes)
+    assert not torch.equal(a.codes, pipeline.draw("a green box at the top", 4, seed=8).codes)
+
+
+def test_a_ranker_of_your_own_plugs_in(pipeline):
+    brightest = dataclasses.replace(pipeline, ranker=lambda images, prompt: images.mean((1, 2, 3)))
+    drawing = brightest.draw("a yellow disc", 5, seed=0)
+    means = drawing.images.mean((1, 2, 3))
+    assert (means[:-1] >= means[1:]).all()
+
+
+@pytest.mark.parametrize("prompt", ["", "a pink circle", "a " * 30 + "circle"])
+def test_bad_prompts_raise_before_any_work(pipeline, prompt):
+    with pytest.raises(CaptionError):
+        pipeline.draw(prompt, 4)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["a pink circle"], "error: unknown word 'pink'; ShapesWorld knows:"),
+    ([""], "error: the prompt is empty"),
+    (["a " * 30 + "circle"], "error: the prompt has 31 words; at most 24 are accepted"),
+    (["a red circle", "-n", "0"], "-n takes a whole number from 1 to 256"),
+    (["a red circle a blue square"], "error: two shapes need a relation"),
+])
+def test_draw_command_bad_input_is_one_clear_line(args, message, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "course_lib", "draw", *args, "-o", str(tmp_path / "x.png")],
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.png").exists()
