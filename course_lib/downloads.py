@@ -39,6 +39,13 @@ class Resource:
 
 REGISTRY: dict[str, Resource] = {}
 
+# Pretrained models that come through the Hugging Face hub's own cache (which also makes no network
+# call once a model is cached): name -> hub repository. ``course_lib.pretrained`` loads them.
+HUB_MODELS: dict[str, str] = {
+    "clip-vit-b-32": "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",  # open_clip ViT-B-32, tag laion2b_s34b_b79k
+    "bart-base": "facebook/bart-base",
+}
+
 
 def register(name: str, resource: Resource) -> None:
     """Add ``resource`` to the registry under ``name`` (a name can be registered once)."""
@@ -90,6 +97,13 @@ def fetch(name: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def hub_offline_error(name: str) -> OfflineError:
+    """The one sentence for a hub model that cannot be fetched."""
+    return OfflineError(f"{name} needs pretrained weights from the Hugging Face hub ({HUB_MODELS[name]}), "
+                        "which cannot be reached from here; run this cell on Colab or another machine "
+                        "with internet (the rest of the course works offline)")
 
 
 def online(timeout: float = 3.0, url: str = "https://huggingface.co") -> bool:
