@@ -1,0 +1,180 @@
+"""VQ-GAN: a VQ-VAE trained to fool a patch discriminator, for sharper pictures at the same tokens.
+
+Esser, Rombach and Ommer 2021, "Taming Transformers for High-Resolution Image Synthesis"; slide
+"Vector-Quantized Variational GAN (VQ-GAN)". The tokenizer (encoder, codebook, decoder) is the
+VQ-VAE's, so ``encode`` / ``decode`` are unchanged; what changes is how the decoder is trained:
+
+- a *patch discriminator* (PatchGAN, Isola et al. 2017) scores every 18×18-pixel patch of a picture
+  real or reconstructed, on an 8×8 grid of logits, with the hinge loss of Esser et al.;
+- the decoder's adversarial loss is weighted *adaptively*:
+  ``lambda = ||grad_GL L_rec|| / (||grad_GL L_GAN|| + 1e-4)`` at the decoder's last layer GL, so the
+  adversarial gradient never drowns the reconstruction gradient (Esser et al. 2021, eq. 7);
+- a *perceptual loss* stands beside pixel MSE. Esser et al. use LPIPS on a pretrained VGG, which
+  cannot be downloaded offline, so this course uses a fixed Laplacian-pyramid L1 loss (Bojanowski
+  et al. 2018, "Optimizing the Latent Space of Generative Networks"): it compares the pictures' band-
+  pass details (edges, corners) at 32, 16 and 8 pixels, which is what tells a circle from a diamond,
+  needs no weights, and is the same on every machine.
+
+Training starts from a trained VQ-VAE (or from scratch) and turns the discriminator on at once, the
+role of Esser et al.'s ``disc_start`` being played by the VQ-VAE's own training.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import datasets
+from .train import Budget, History, fit
+from .vq import perplexity, usage
+from .vqvae import VQVAE, VQVAEConfig, evaluate, reconstruction_loss, test_images, training_images
+
+
+@dataclasses.dataclass
+class VQGANConfig(VQVAEConfig):
+    disc_channels: int = 32          # width of the discriminator's first layer
+    disc_weight: float = 0.1         # scale on the adaptive adversarial weight
+    perceptual_weight: float = 1.0   # weight of the Laplacian-pyramid loss
+    disc_lr: float = 2e-4            # discriminator's Adam learning rate
+
+    @classmethod
+    def preset(cls, mode: str, **changes) -> "VQGANConfig":
+        """smoke: seconds; workshop: a short fine-tune of the shipped VQ-VAE; full: the shipped tokenizer."""
+        presets = {"smoke": dict(channels=16, disc_channels=8, steps=10, batch_size=16, train_scenes=256),
+                   "workshop": dict(steps=300, seconds=90.0, train_scenes=10000, lr=5e-4),
+                   "full": dict(steps=2000, seconds=540.0, lr=5e-4)}
+        return cls(**{**presets[mode], **changes})
+
+
+class PatchDiscriminator(nn.Module):
+    """(B, 3, 32, 32) -> (B, 1, 8, 8) logits, each judging one 18×18-pixel patch."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(nn.Conv2d(3, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),      # 16×16
+                                 nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 8×8
+                                 nn.Conv2d(2 * c, 1, 3, padding=1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images * 2 - 1)
+
+
+class VQGAN(VQVAE):
+    """The VQ-VAE tokenizer plus a patch discriminator (used only in training)."""
+
+    def __init__(self, config: VQGANConfig):
+        super().__init__(config)
+        self.discriminator = PatchDiscriminator(config.disc_channels)
+
+    def last_layer(self) -> torch.Tensor:
+        """The decoder's last weight, where the adaptive weight compares gradients."""
+        return self.decoder[-1].weight
+
+
+def laplacian_pyramid(images: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
+    """Band-pass images: each level minus its blurred, down- and up-sampled self; the last level
+    keeps the coarse picture. (B, C, 32, 32) -> [(B, C, 32, 32), (B, C, 16, 16), (B, C, 8, 8)]."""
+    bands, x = [], images
+    for _ in range(levels - 1):
+        down = F.avg_pool2d(x, 2)
+        bands.append(x - F.interpolate(down, scale_factor=2, mode="bilinear", align_corners=False))
+        x = down
+    return bands + [x]
+
+
+def perceptual_loss(reconstruction: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Laplacian-pyramid L1 loss, each level weighted by 2^level (coarser levels have fewer pixels)."""
+    pairs = zip(laplacian_pyramid(reconstruction), laplacian_pyramid(images))
+    return sum(2 ** j * F.l1_loss(a, b) for j, (a, b) in enumerate(pairs))
+
+
+def adaptive_weight(rec_loss: torch.Tensor, gan_loss: torch.Tensor, last_layer: torch.Tensor) -> torch.Tensor:
+    """lambda = ||grad L_rec|| / (||grad L_GAN|| + 1e-4) at ``last_layer``, clamped to [0, 1e4],
+    without gradient (Esser et al. 2021, eq. 7)."""
+    rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
+    gan_grad = torch.autograd.grad(gan_loss, last_layer, retain_graph=True)[0]
+    return (rec_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+
+
+def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """The discriminator's hinge loss: push real patches above +1 and reconstructed ones below -1."""
+    return 0.5 * (F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean())
+
+
+def make_step(model: VQGAN, variance: float) -> Callable[[torch.Tensor], dict]:
+    """One step for the tokenizer (reconstruction + perceptual + adaptive adversarial + VQ losses),
+    then one for the discriminator (hinge loss on real vs reconstructed pictures)."""
+    cfg = model.config
+    tokenizer = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("discriminator")]
+    opt_g = torch.optim.Adam(tokenizer, lr=cfg.lr, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.9))
+
+    def step(images: torch.Tensor) -> dict:
+        model.train()
+        reconstruction, vq = model(images)
+        rec = (reconstruction_loss(reconstruction, images, variance)
+               + cfg.perceptual_weight * perceptual_loss(reconstruction, images))
+        gan = -model.discriminator(reconstruction).mean()
+        weight = cfg.disc_weight * adaptive_weight(rec, gan, model.last_layer())
+        opt_g.zero_grad()
+        (rec + weight * gan + vq.loss).backward()
+        opt_g.step()
+
+        d_loss = hinge_d_loss(model.discriminator(images), model.discriminator(reconstruction.detach()))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        k = cfg.codebook_size
+        return {"reconstruction": rec.item(), "adversarial": gan.item(), "disc": d_loss.item(),
+                "adaptive_weight": weight.item(), "usage": usage(vq.ids, k), "perplexity": perplexity(vq.ids, k)}
+
+    return step
+
+
+def train(config: VQGANConfig, *, start_from: VQVAE | None = None, callback=None, every: int = 0,
+          progress: bool = True) -> tuple[VQGAN, History]:
+    """Train a VQ-GAN with ``course_lib.train.fit``, from ``start_from``'s tokenizer if given (its
+    config must match in channels, code_dim and codebook_size), else from scratch."""
+    torch.manual_seed(config.seed)
+    model = VQGAN(config)
+    if start_from is not None:
+        model.load_state_dict(start_from.state_dict(), strict=False)  # all but the discriminator
+    images = training_images(config)
+    batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed + 1)
+    step = make_step(model, float(images.var()))
+    history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
+                  every=every, callback=callback, desc="VQ-GAN", progress=progress)
+    return model.eval(), history
+
+
+def load_tokenizer(path: str | Path | None = None) -> VQGAN:
+    """The course's image tokenizer (shipped ``vqgan`` checkpoint unless ``path`` says otherwise),
+    in eval mode: ``encode(images) -> (B, 8, 8) long``, ``decode(ids) -> (B, 3, 32, 32)``."""
+    from .checkpoints import load, shipped
+
+    return load(path or shipped("vqgan"), VQGAN, VQGANConfig)
+
+
+def train_shipped(mode: str, out_dir: Path) -> Path:
+    """``python -m course_lib train vqgan``: fine-tune the ``vqvae`` checkpoint in ``out_dir`` (trained
+    first if missing) with the GAN losses, measure it, save ``vqgan``."""
+    from . import vqvae
+    from .checkpoints import load, save
+
+    out_dir = Path(out_dir)
+    if not (out_dir / "vqvae.json").exists():
+        vqvae.train_shipped(mode, out_dir)
+    start = load(out_dir / "vqvae", VQVAE, VQVAEConfig)
+    same = ("channels", "code_dim", "codebook_size", "beta", "ema", "restart", "batch_size", "train_scenes")
+    keep = {name: getattr(start.config, name) for name in same}
+    config = VQGANConfig.preset(mode, **keep)
+    model, history = train(config, start_from=start)
+    scores = evaluate(model, test_images())
+    print({k: round(v, 4) for k, v in scores.items()})
+    return save(model, out_dir / "vqgan", config, mode=mode, steps=history.steps,
+                seconds=round(history.seconds, 1), start_from="vqvae", test_scenes=1000, **scores)
