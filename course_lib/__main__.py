@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 # stage name -> the course_lib module whose train_shipped(mode, out_dir) trains and saves it
-STAGES: dict[str, str] = {"vqvae": "vqvae", "vqgan": "vqgan", "gan": "gan", "text_gan": "text_gan", "clip": "clip"}
+STAGES: dict[str, str] = {"vqvae": "vqvae", "vqgan": "vqgan", "gan": "gan", "text_gan": "text_gan", "clip": "clip", "vae": "autoencoder", "bart": "bart"}
 
 
 def _candidates(value: str) -> int:
