@@ -203,3 +203,98 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
         if guided:
             tokens = tokens.repeat(2, 1)
     return torch.cat(codes, dim=1)
+
+
+# ---------------------------------------------------------------- training and measuring
+
+BUDGETS = {"smoke": (10, 20), "workshop": (100, 900), "full": (500, 6000)}  # (denoising, translation) steps
+TRAIN_SCENES = {"smoke": 256, "workshop": 20000, "full": 60000}
+
+
+def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
+    """The token grids of a data set's pictures, flattened: (N, 64) long."""
+    device = next(image_tokenizer.parameters()).device
+    return torch.cat([image_tokenizer.encode(data.images[i:i + batch_size].to(device)).flatten(1).cpu()
+                      for i in range(0, len(data), batch_size)])
+
+
+def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, seed: int = 0, callback=None,
+          every: int = 0, progress: bool = True):
+    """Pre-train on caption denoising, then train translation caption -> image tokens, within the
+    budget of ``mode``. Returns the translation's loss history."""
+    from . import datasets
+    from .train import Budget, fit
+
+    denoise_steps, translate_steps = BUDGETS[mode]
+    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=seed)
+    codes = caption_codes(image_tokenizer, data)
+    rng = random.Random(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
+    model.train()
+
+    def denoise(batch):
+        loss = denoising_loss(model, batch[1], rng)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"denoising": loss.item()}
+
+    def translate(batch):
+        (index,) = batch
+        prompts = drop_captions([data.captions[i] for i in index], model.config.uncond_prob, rng)
+        loss = translation_loss(model, prompts, codes[index].to(model.device))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        return {"translation": loss.item()}
+
+    fit(denoise, datasets.loader(data, 64, seed=seed), Budget(denoise_steps), desc="BART denoising",
+        progress=progress)
+    indexed = torch.utils.data.TensorDataset(torch.arange(len(data)))
+    history = fit(translate, datasets.loader(indexed, 64, seed=seed + 1),
+                  Budget(translate_steps), desc="BART translation", every=every, callback=callback,
+                  progress=progress)
+    return model.eval(), history
+
+
+@torch.no_grad()
+def caption_accuracy(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], *,
+                     seed: int = 0, batch_size: int = 200, **sampling) -> float:
+    """Oracle caption accuracy of one sampled picture per prompt."""
+    from . import oracle
+
+    generator = torch.Generator().manual_seed(seed)
+    device = next(image_tokenizer.parameters()).device
+    correct = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = list(prompts[start:start + batch_size])
+        codes = sample(model, chunk, generator=generator, **sampling)
+        side = int(codes.shape[1] ** 0.5)
+        images = image_tokenizer.decode(codes.view(-1, side, side).to(device)).cpu()
+        correct += oracle.caption_correct(images, chunk)
+    return sum(correct) / len(correct)
+
+
+def train_shipped(mode: str, out_dir: Path):
+    """``python -m course_lib train bart``: train the translator on the ``vqgan`` tokenizer in
+    ``out_dir`` (or the shipped one) and save it as ``bart``, with its caption accuracy."""
+    from . import checkpoints, device, shapes, vqgan
+
+    out_dir = Path(out_dir)
+    local = out_dir / "vqgan.safetensors"
+    image_tokenizer = vqgan.load_tokenizer(local if local.exists() else None).to(device())
+    config = dataclasses.replace(PRESETS["tiny" if mode == "smoke" else mode],
+                                 codebook_size=image_tokenizer.config.codebook_size, image_tokens=64)
+    torch.manual_seed(0)
+    model = CaptionToImageBart(config).to(device())
+    model, history = train(model, image_tokenizer, mode)
+    scores = {}
+    for split in ("train", "heldout"):
+        for kind in ("one", "two"):
+            prompts = [captions.describe(s) for s in shapes.sample_scenes(200, seed=99, split=split, kind=kind)]
+            scores[f"caption_acc_{'seen' if split == 'train' else 'heldout'}_{kind}"] = round(
+                caption_accuracy(model, image_tokenizer, prompts), 4)
+    print(scores)
+    return checkpoints.save(model, out_dir / "bart", model.config, mode=mode, steps=history.steps,
+                            seconds=round(history.seconds, 1), device=str(device()), **scores)

@@ -20,7 +20,7 @@ from typing import Callable, TypeVar
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 Model = TypeVar("Model", bound=torch.nn.Module)
@@ -51,8 +51,7 @@ def save(model: torch.nn.Module, path: str | Path, config, **info) -> Path:
     """
     weights, meta = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, str(weights))
+    save_model(model, str(weights))  # tied weights (e.g. BART's shared embeddings) are stored once
     record = {"model": type(model).__name__, "config": dataclasses.asdict(config),
               "sha256": _sha256(weights), "info": info}
     meta.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
@@ -95,14 +94,12 @@ def load(path: str | Path, model_cls: Callable[..., Model], config_cls) -> Model
         raise CheckpointError(f"{weights} was saved with a config this version of {config_cls.__name__} "
                               f"does not accept ({error}); train it again") from None
     verify(path)
+    model = model_cls(config)
     try:
-        state = load_file(str(weights))
+        load_model(model, str(weights), strict=True)
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{weights} is not a readable safetensors file ({error}); "
                               "reinstall the course or train again") from None
-    model = model_cls(config)
-    try:
-        model.load_state_dict(state)
     except RuntimeError as error:
         first = str(error).splitlines()[0]
         raise CheckpointError(f"{weights} does not fit {model_cls.__name__}({config}): {first}") from None
