@@ -47,14 +47,15 @@ class AEConfig:
     """An autoencoder and how it is trained."""
 
     latent_dim: int = 8  # size of z; 2 lets the latent space be drawn as a map
-    width: int = 32  # channels of the first conv layer; each further layer doubles them
-    hidden: int = 256  # units of the fully connected layer between conv features and z
+    width: int = 16  # channels of the first conv layer; each further layer doubles them
+    hidden: int = 128  # units of the fully connected layer between conv features and z
     resolution: int = 32  # picture size (32 or 64)
-    steps: int = 1500  # optimiser steps
+    steps: int = 2400  # optimiser steps
     seconds: float | None = None  # stop earlier after this many seconds of training
-    batch_size: int = 128
+    batch_size: int = 64
     lr: float = 2e-3  # Adam learning rate
     data_size: int = 6000  # one-object training scenes
+    middle_only: bool = False  # only scenes in the middle cell: 42 kinds of picture, a readable 2-D map
     seed: int = 0  # weights, data and shuffling
 
 
@@ -63,19 +64,20 @@ class VAEConfig(AEConfig):
     """A (conditional) VAE: an autoencoder config plus the weight of the KL term."""
 
     beta: float = 1.0  # loss = reconstruction + beta * KL; beta > 1 is the beta-VAE
+    kl_warmup: int = 0  # steps over which the KL weight rises from 0 to beta (Bowman et al. 2016)
 
 
-_BUDGETS = {  # mode -> (steps, seconds, data_size) for every stage; "full" makes the shipped checkpoints
-    "smoke": (8, 10.0, 512),
-    "workshop": (500, 45.0, 6000),
-    "full": (2500, None, 12000),
+_BUDGETS = {  # mode -> (steps, seconds, data_size) of the 8-D models; "full" makes the shipped checkpoints
+    "smoke": (8, 5.0, 512),
+    "workshop": (800, 60.0, 6000),
+    "full": (3000, None, 12000),
 }
-_STAGES = {  # name -> (model class name, fields that differ from the defaults)
-    "ae": ("Autoencoder", {"latent_dim": 8}),
-    "ae2d": ("Autoencoder", {"latent_dim": 2}),
-    "vae": ("VAE", {"latent_dim": 8}),
-    "vae2d": ("VAE", {"latent_dim": 2}),
-    "cvae": ("ConditionalVAE", {"latent_dim": 4}),
+_STAGES = {  # name -> (model class name, share of the mode's budget, fields that differ from the defaults)
+    "ae2d": ("Autoencoder", 0.5, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
+    "vae2d": ("VAE", 0.5, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
+    "ae": ("Autoencoder", 1.0, {"latent_dim": 8}),
+    "cvae": ("ConditionalVAE", 1.0, {"latent_dim": 4}),
+    "vae": ("VAE", 2.0, {"latent_dim": 8}),
 }
 STAGE_NAMES = tuple(_STAGES)
 
@@ -86,11 +88,33 @@ def preset(name: str, mode: str = "workshop") -> AEConfig:
         raise ValueError(f"unknown stage {name!r}; choose one of: {', '.join(STAGE_NAMES)}")
     if mode not in _BUDGETS:
         raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(_BUDGETS)}")
-    model_name, fields = _STAGES[name]
+    model_name, share, fields = _STAGES[name]
     steps, seconds, data_size = _BUDGETS[mode]
     config_cls = AEConfig if model_name == "Autoencoder" else VAEConfig
     small = {"width": 8, "hidden": 32, "batch_size": 32} if mode == "smoke" else {}
-    return config_cls(steps=steps, seconds=seconds, data_size=data_size, **small, **fields)
+    steps = max(1, int(steps * share))
+    # the 8-D VAEs learn to reconstruct first, then meet the prior; the 2-D map is shaped by the KL from the start
+    warmup = {"kl_warmup": steps // 2} if config_cls is VAEConfig and fields["latent_dim"] > 2 else {}
+    fields = {"data_size": data_size} | fields
+    if mode == "smoke":
+        fields["data_size"] = data_size  # smoke data stays tiny for every stage
+    return config_cls(steps=steps, seconds=seconds and seconds * share, **small, **warmup, **fields)
+
+
+def one_object_data(n: int, *, seed: int = 0, middle_only: bool = False, resolution: int = 32):
+    """``n`` one-object train-split scenes as a ``ShapesDataset``; ``middle_only`` keeps the middle cell."""
+    import random
+
+    from .datasets import ShapesDataset
+    from .shapes import render, sample_scenes
+
+    data = ShapesDataset(0 if middle_only else n, kind="one", seed=seed, resolution=resolution)
+    if middle_only:  # draw more scenes than needed, keep n in the middle cell, render only those
+        scenes = [s for s in sample_scenes(n * 12, seed=seed, kind="one") if s.objects[0].cell == MIDDLE][:n]
+        rng = random.Random(f"captions-{seed}-middle")
+        data.scenes, data.images = scenes, render(scenes, resolution)
+        data.captions = [_captions.describe(s, rng) for s in scenes]
+    return data
 
 
 # ---------------------------------------------------------------- the key ideas, one function each
@@ -117,6 +141,7 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- conditions from captions
 
+MIDDLE = POSITIONS.index("middle")
 ATTRIBUTES = (("shape", SHAPES), ("color", COLOR_NAMES), ("size", SIZES), ("cell", tuple(range(len(POSITIONS)))))
 ATTRIBUTE_DIM = sum(len(values) for _, values in ATTRIBUTES)  # 4 + 6 + 2 + 9 = 21
 
@@ -247,13 +272,15 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decoder(z))
 
     def losses(self, images: torch.Tensor, condition: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+               generator: torch.Generator | None = None, beta: float | None = None) -> dict[str, torch.Tensor]:
+        """The losses of one batch; ``beta`` overrides the config's (e.g. during the KL warm-up)."""
         mu, logvar = self.encode(images, condition)
         z = reparameterize(mu, logvar, generator)
         decoder_input = z if condition is None else torch.cat([z, condition], 1)
         rec = reconstruction_loss(self.decoder(decoder_input), images)
         kl = kl_divergence(mu, logvar)
-        return {"loss": rec + self.config.beta * kl, "reconstruction": rec, "kl": kl}
+        beta = self.config.beta if beta is None else beta
+        return {"loss": rec + beta * kl, "reconstruction": rec, "kl": kl}
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
@@ -291,13 +318,19 @@ MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE)}
 def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
     """The training step for ``train.fit``: a batch of (pictures, captions) -> one Adam step -> losses."""
     device = next(model.parameters()).device
+    done = 0
 
     def step(batch) -> dict[str, float]:
+        nonlocal done
         images, prompts = batch
-        args = (images.to(device),)
-        if isinstance(model, ConditionalVAE):
-            args += (attributes(prompts).to(device),)
-        losses = model.losses(*args)
+        images = images.to(device)
+        if isinstance(model, VAE):
+            condition = attributes(prompts).to(device) if isinstance(model, ConditionalVAE) else None
+            warmup = model.config.kl_warmup
+            losses = model.losses(images, condition, beta=model.config.beta * min(1.0, done / warmup) if warmup else None)
+        else:
+            losses = model.losses(images)
+        done += 1
         optimizer.zero_grad()
         losses["loss"].backward()
         optimizer.step()
@@ -308,12 +341,13 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
 
 def train(model: nn.Module, data=None, *, callback=None, every: int = 0, progress: bool = True):
     """Train ``model`` on one-object ShapesWorld scenes for its config's budget; returns the History."""
-    from .datasets import ShapesDataset, loader
+    from .datasets import loader
     from .train import Budget, fit
 
     config = model.config
-    data = data if data is not None else ShapesDataset(config.data_size, kind="one", seed=config.seed,
-                                                       resolution=config.resolution)
+    data = data if data is not None else one_object_data(config.data_size, seed=config.seed,
+                                                         middle_only=config.middle_only,
+                                                         resolution=config.resolution)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     model.train()
     history = fit(make_step(model, optimizer), loader(data, config.batch_size, seed=config.seed),
@@ -344,10 +378,10 @@ def encode_mean(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[str, float]:
     """The oracle's figures for stage ``name`` on ``n`` unseen one-object pictures of training combinations."""
     from . import oracle
-    from .datasets import ShapesDataset
 
     model.eval()
-    data = ShapesDataset(n, kind="one", seed=seed + 1000, resolution=model.config.resolution)
+    data = one_object_data(n, seed=seed + 1000, middle_only=model.config.middle_only,
+                           resolution=model.config.resolution)
     generator = torch.Generator().manual_seed(seed)
     if isinstance(model, ConditionalVAE):
         prompts = [_captions.describe(s) for s in data.scenes]
@@ -360,12 +394,12 @@ def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[st
     return figures
 
 
-def train_shipped(mode: str, out_dir: Path) -> None:
+def train_shipped(mode: str, out_dir: Path, names: Sequence[str] = STAGE_NAMES) -> None:
     """Train every stage of notebooks 03-04 (ae, ae2d, vae, vae2d, cvae) in ``mode`` and save each as
     ``out_dir/NAME.safetensors`` with its config, training time, loss curve and oracle figures."""
     from .checkpoints import save
 
-    for name in STAGE_NAMES:
+    for name in names:
         config = preset(name, mode)
         model = MODELS[_STAGES[name][0]](config)
         history = train(model)
