@@ -73,9 +73,9 @@ _BUDGETS = {  # mode -> (steps, seconds, data_size) of the 8-D models; "full" ma
     "full": (3000, None, 12000),
 }
 _STAGES = {  # name -> (model class name, share of the mode's budget, fields that differ from the defaults)
-    "ae2d": ("Autoencoder", 0.5, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
-    "vae2d": ("VAE", 0.5, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
-    "ae": ("Autoencoder", 1.0, {"latent_dim": 8}),
+    "ae2d": ("Autoencoder", 1.0, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
+    "vae2d": ("VAE", 1.0, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
+    "ae": ("Autoencoder", 2.0, {"latent_dim": 8}),
     "cvae": ("ConditionalVAE", 1.0, {"latent_dim": 4}),
     "vae": ("VAE", 2.0, {"latent_dim": 8}),
 }
@@ -368,6 +368,13 @@ def latent_grid(model: nn.Module, points: torch.Tensor, n: int = 16) -> tuple[to
     return grid, model.decode(grid.to(next(model.parameters()).device)).cpu()
 
 
+def latent_box(points: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` points drawn uniformly from the box that holds ``points`` (N, D): the D-dimensional
+    version of the grid over a 2-D map, for latent spaces too big to draw. -> (n, D)"""
+    lo, hi = points.min(0).values, points.max(0).values
+    return lo + (hi - lo) * torch.rand(n, points.shape[1], generator=generator).to(points.device)
+
+
 @torch.no_grad()
 def encode_mean(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Where pictures land in latent space: z for the AE, mu for the VAE. (B, 3, H, W) -> (B, D)."""
@@ -389,8 +396,11 @@ def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[st
     figures = {"agreement": oracle.agreement(data.images, model.reconstruct(data.images).cpu())}
     if isinstance(model, VAE):
         figures["prior_validity"] = oracle.validity(model.sample(n, generator).cpu())
+    codes = encode_mean(model, data.images)
     if model.config.latent_dim == 2:
-        figures["grid_validity"] = oracle.validity(latent_grid(model, encode_mean(model, data.images))[1])
+        figures["grid_validity"] = oracle.validity(latent_grid(model, codes)[1])
+    else:
+        figures["box_validity"] = oracle.validity(model.decode(latent_box(codes, n, generator)).cpu())
     return figures
 
 

@@ -152,3 +152,10 @@ def test_checkpoint_round_trip(tmp_path, batch):
     loaded = checkpoints.load(tmp_path / "cvae", ae.ConditionalVAE, ae.VAEConfig)
     y = ae.attributes(batch[1])
     assert torch.equal(loaded.reconstruct(batch[0], y), model.eval().reconstruct(batch[0], y))
+
+
+def test_latent_box_stays_inside_the_points_box():
+    points = torch.tensor([[-1.0, 0.0, 5.0], [3.0, 2.0, 6.0]])
+    box = ae.latent_box(points, 200, torch.Generator().manual_seed(0))
+    assert box.shape == (200, 3)
+    assert (box >= points.min(0).values).all() and (box <= points.max(0).values).all()
