@@ -41,10 +41,10 @@ class GANConfig:
     """Sizes of the networks and how they are trained."""
 
     z_dim: int = 64  # length of the noise vector z
-    width: int = 32  # channels of D's first / G's last feature map; doubled at each ×2 step
+    width: int = 16  # channels of D's first / G's last feature map; doubled at each ×2 step
     lr: float = 2e-4  # Adam learning rate of both networks (DCGAN's value)
     beta1: float = 0.5  # Adam's first-moment decay (DCGAN: 0.5 rather than 0.9 steadies the game)
-    batch_size: int = 64  # pictures per step
+    batch_size: int = 32  # pictures per step
     steps: int = 1500  # optimiser steps (one D step and one G step each)
     seconds: float | None = None  # stop earlier when training has run this long
     n_train: int = 10_000  # one-object ShapesWorld scenes (train split) to learn from
@@ -54,8 +54,8 @@ class GANConfig:
 PRESETS = {
     "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16),  # unit tests
     "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256),  # seconds, for CI
-    "workshop": GANConfig(width=32, steps=1200, seconds=150),  # a few minutes on a laptop CPU
-    "full": GANConfig(width=48, steps=6000, seconds=900),  # the shipped checkpoint
+    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150),  # minutes on a laptop CPU
+    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=840),  # the shipped checkpoint
 }
 
 

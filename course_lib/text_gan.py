@@ -57,10 +57,10 @@ class TextGANConfig:
     word_dim: int = 32  # size of each word's embedding
     phi_dim: int = 128  # size of the text encoding φ(t) (the GRU's hidden state)
     proj_dim: int = 32  # φ(t) is projected to this lower dimension in G and in D
-    width: int = 32  # channels of D's first / G's last feature map; doubled at each ×2 step
+    width: int = 16  # channels of D's first / G's last feature map; doubled at each ×2 step
     lr: float = 2e-4  # Adam learning rate of both players
     beta1: float = 0.5  # Adam's first-moment decay (DCGAN's 0.5)
-    batch_size: int = 64  # (image, caption) pairs per step
+    batch_size: int = 32  # (image, caption) pairs per step
     steps: int = 1500  # optimiser steps (one D step and one G step each)
     seconds: float | None = None  # stop earlier when training has run this long
     n_train: int = 10_000  # ShapesWorld (image, caption) pairs, train split
@@ -72,8 +72,8 @@ PRESETS = {
     "tiny": TextGANConfig(z_dim=4, word_dim=4, phi_dim=8, proj_dim=4, width=4, batch_size=4, steps=2,
                           n_train=16),  # unit tests
     "smoke": TextGANConfig(width=8, batch_size=16, steps=8, n_train=256),  # seconds, for CI
-    "workshop": TextGANConfig(steps=1500, seconds=150),  # a few minutes on a laptop CPU
-    "full": TextGANConfig(width=48, steps=6000, seconds=900),  # the shipped checkpoint
+    "workshop": TextGANConfig(steps=4000, seconds=150),  # minutes on a laptop CPU
+    "full": TextGANConfig(width=32, batch_size=64, steps=8000, seconds=840),  # the shipped checkpoint
 }
 
 
