@@ -152,6 +152,12 @@ def train(config: VQGANConfig, *, start_from: VQVAE | None = None, callback=None
     return model.eval(), history
 
 
+def config_from(base: VQVAEConfig, mode: str) -> VQGANConfig:
+    """The ``mode`` preset of a VQ-GAN that fine-tunes ``base``'s tokenizer (same architecture)."""
+    same = ("channels", "code_dim", "codebook_size", "beta", "ema", "restart")
+    return VQGANConfig.preset(mode, **{name: getattr(base, name) for name in same})
+
+
 def load_tokenizer(path: str | Path | None = None) -> VQGAN:
     """The course's image tokenizer (shipped ``vqgan`` checkpoint unless ``path`` says otherwise),
     in eval mode: ``encode(images) -> (B, 8, 8) long``, ``decode(ids) -> (B, 3, 32, 32)``."""
@@ -170,9 +176,7 @@ def train_shipped(mode: str, out_dir: Path) -> Path:
     if not (out_dir / "vqvae.json").exists():
         vqvae.train_shipped(mode, out_dir)
     start = load(out_dir / "vqvae", VQVAE, VQVAEConfig)
-    same = ("channels", "code_dim", "codebook_size", "beta", "ema", "restart", "batch_size", "train_scenes")
-    keep = {name: getattr(start.config, name) for name in same}
-    config = VQGANConfig.preset(mode, **keep)
+    config = config_from(start.config, mode)
     model, history = train(config, start_from=start)
     scores = evaluate(model, test_images())
     print({k: round(v, 4) for k, v in scores.items()})
