@@ -77,7 +77,7 @@ _STAGES = {  # name -> (model class name, share of the mode's budget, fields tha
     "vae2d": ("VAE", 1.0, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
     "ae": ("Autoencoder", 2.0, {"latent_dim": 8}),
     "cvae": ("ConditionalVAE", 1.0, {"latent_dim": 4}),
-    "vae": ("VAE", 2.0, {"latent_dim": 8}),
+    "vae": ("VAE", 2.0, {"latent_dim": 4}),
 }
 STAGE_NAMES = tuple(_STAGES)
 
@@ -318,6 +318,7 @@ MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE)}
 def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
     """The training step for ``train.fit``: a batch of (pictures, captions) -> one Adam step -> losses."""
     device = next(model.parameters()).device
+    noise = torch.Generator(device).manual_seed(model.config.seed)  # the VAE's eps: same seed, same run
     done = 0
 
     def step(batch) -> dict[str, float]:
@@ -327,7 +328,8 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
         if isinstance(model, VAE):
             condition = attributes(prompts).to(device) if isinstance(model, ConditionalVAE) else None
             warmup = model.config.kl_warmup
-            losses = model.losses(images, condition, beta=model.config.beta * min(1.0, done / warmup) if warmup else None)
+            beta = model.config.beta * min(1.0, done / warmup) if warmup else None
+            losses = model.losses(images, condition, noise, beta)
         else:
             losses = model.losses(images)
         done += 1
