@@ -49,7 +49,7 @@ class VQVAEConfig:
     def preset(cls, mode: str, **changes) -> "VQVAEConfig":
         """smoke: seconds, for tests; workshop: a few minutes on a laptop CPU; full: shipped."""
         presets = {"smoke": dict(channels=16, steps=20, batch_size=32, train_scenes=512),
-                   "workshop": dict(steps=500, seconds=100.0, train_scenes=10000),
+                   "workshop": dict(steps=500, seconds=160.0, train_scenes=10000),
                    "full": dict()}
         return cls(**{**presets[mode], **changes})
 
