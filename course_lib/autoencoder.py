@@ -20,6 +20,10 @@ Why not a learned caption encoder: the grammar already reads captions without er
 the lesson on the conditional VAE itself; learning to read language is notebooks 02 and 07's topic.
 The conditional VAE therefore draws one-object captions only.
 
+Training details: the 8-D VAEs raise the KL weight from 0 over the first half of training (KL
+warm-up, Bowman et al. 2016), so they learn to reconstruct before they meet the prior; the 2-D
+models see only scenes in the middle cell (42 kinds of picture), so their latent map stays readable.
+
 Losses are small functions so a notebook can show each in a line: ``reconstruction_loss`` (Bernoulli
 log-likelihood: binary cross-entropy summed over pixels; plain MSE on these mostly black pictures can
 collapse to an all-black picture), ``kl_divergence`` (closed form against N(0, I)) and
@@ -69,7 +73,7 @@ class VAEConfig(AEConfig):
 
 _BUDGETS = {  # mode -> (steps, seconds, data_size) of the 8-D models; "full" makes the shipped checkpoints
     "smoke": (8, 5.0, 512),
-    "workshop": (800, 60.0, 6000),
+    "workshop": (3000, 50.0, 6000),
     "full": (3000, None, 12000),
 }
 _STAGES = {  # name -> (model class name, share of the mode's budget, fields that differ from the defaults)
@@ -77,7 +81,7 @@ _STAGES = {  # name -> (model class name, share of the mode's budget, fields tha
     "vae2d": ("VAE", 1.0, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
     "ae": ("Autoencoder", 2.0, {"latent_dim": 8}),
     "cvae": ("ConditionalVAE", 1.0, {"latent_dim": 4}),
-    "vae": ("VAE", 2.0, {"latent_dim": 4}),
+    "vae": ("VAE", 3.0, {"latent_dim": 4}),
 }
 STAGE_NAMES = tuple(_STAGES)
 
