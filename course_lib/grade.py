@@ -1,0 +1,89 @@
+"""Grade a folder of submissions with the instructor's hidden tests: ``python -m course_lib grade DIR``.
+
+The layout is nbgrader's, one level shorter: ``DIR/<student>/<notebook>.ipynb``. Each submission is
+graded the way nbgrader's autograder does it, without nbgrader: every check cell is put back from
+the instructor's notebook (so it holds the hidden tests the student edition left out, and a student
+cannot have edited it), the notebook runs from a clean kernel in smoke mode with errors allowed,
+and an exercise passes when its check cell ran without an error. The answer is a CSV of
+``student, notebook, exercise, passed`` and one line per submission on screen.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+from pathlib import Path
+
+import nbformat
+
+from .student import NOTEBOOKS_DIR, check_ids, exercises, mark_exercises
+
+FIELDS = ("student", "notebook", "exercise", "passed")
+
+
+@contextlib.contextmanager
+def _smoke_environment():
+    """COURSE_MODE=smoke for the kernels started inside, and this course_lib importable there."""
+    saved = {key: os.environ.get(key) for key in ("COURSE_MODE", "PYTHONPATH", "MPLBACKEND")}
+    package_root = str(Path(__file__).resolve().parent.parent)
+    os.environ.update(COURSE_MODE="smoke", MPLBACKEND="module://matplotlib_inline.backend_inline",
+                      PYTHONPATH=os.pathsep.join(filter(None, [package_root, saved["PYTHONPATH"]])))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _ran_cleanly(cell) -> bool:
+    return cell.get("execution_count") is not None and not any(o.output_type == "error" for o in cell.outputs)
+
+
+def grade_notebook(submission: str | Path, source: str | Path, timeout: int = 600) -> dict[str, bool]:
+    """exercise id (``<notebook>-ex<k>``) -> passed, for one submitted notebook."""
+    from nbclient import NotebookClient
+
+    submission, source = Path(submission), Path(source)
+    reference = mark_exercises(nbformat.read(source, as_version=4), source.stem)
+    nb = mark_exercises(nbformat.read(submission, as_version=4), source.stem)
+    reference_checks, submitted_checks = check_ids(reference), check_ids(nb)
+    for grade_id, index in submitted_checks.items():
+        if grade_id in reference_checks:
+            nb.cells[index].source = reference.cells[reference_checks[grade_id]].source
+    with _smoke_environment():
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(submission.parent)}}).execute()
+    results = {}
+    for k in range(1, len(exercises(reference)) + 1):
+        index = submitted_checks.get(f"{source.stem}-ex{k}-check")
+        results[f"{source.stem}-ex{k}"] = index is not None and _ran_cleanly(nb.cells[index])
+    return results
+
+
+def grade_all(submissions_dir: str | Path, csv_path: str | Path | None = None,
+              notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[dict]:
+    """Grade every ``<student>/<notebook>.ipynb`` under ``submissions_dir`` and write the CSV
+    (``grades.csv`` in ``submissions_dir`` unless ``csv_path`` says otherwise)."""
+    submissions_dir, notebooks_dir = Path(submissions_dir), Path(notebooks_dir)
+    rows = []
+    for submission in sorted(submissions_dir.glob("*/*.ipynb")):
+        source = notebooks_dir / submission.name
+        student = submission.parent.name
+        if not source.exists():
+            print(f"{student}/{submission.name}: skipped, no notebook of that name in {notebooks_dir}")
+            continue
+        results = grade_notebook(submission, source)
+        print(f"{student:>16}  {submission.stem}  " + "  ".join(
+            f"{exercise.rsplit('-', 1)[1]} {'✓' if passed else '✗'}" for exercise, passed in results.items()))
+        rows += [dict(student=student, notebook=submission.stem, exercise=exercise, passed=passed)
+                 for exercise, passed in results.items()]
+    csv_path = Path(csv_path) if csv_path else submissions_dir / "grades.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {csv_path} ({len(rows)} results)")
+    return rows

@@ -1,0 +1,111 @@
+"""Every self-check passes on its exercise's solution, and fails with a hint on the stub or a wrong
+answer, never with an exception. Solutions and stubs are taken from the notebooks themselves."""
+import dataclasses
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from course_lib import bart, checks, clip, dalle_mini, shapes, student
+from course_lib.vqvae import VQVAE, VQVAEConfig
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
+CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
+           ("00_shapes_world", 2): ("scene_by_hand", "my_scene")}
+PRELUDE = "import torch\nfrom course_lib import captions, checks, datasets, oracle, shapes, viz\n"
+
+
+def _exercise(notebook, number, stub):
+    nb = nbformat.read(NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
+    source = nb.cells[student.exercises(nb)[number - 1][0]].source
+    namespace = {}
+    exec(PRELUDE + (student.clear_solutions(source) if stub else source), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("key", sorted(CHECKED), ids=lambda k: f"{k[0]}-ex{k[1]}")
+def test_check_passes_on_the_solution(key, capsys):
+    check, function = CHECKED[key]
+    assert getattr(checks, check)(_exercise(*key, stub=False)[function]) is True
+    assert capsys.readouterr().out.startswith(f"✓ {check}")
+
+
+@pytest.mark.parametrize("key", sorted(CHECKED), ids=lambda k: f"{k[0]}-ex{k[1]}")
+def test_check_fails_with_a_hint_on_the_stub(key, capsys):
+    check, function = CHECKED[key]
+    assert getattr(checks, check)(_exercise(*key, stub=True)[function]) is False
+    assert capsys.readouterr().out.strip() == f"✗ {check}: {checks.NOT_DONE}"
+
+
+def test_every_check_a_notebook_calls_exists():
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for _solution, check in student.exercises(nb):
+            if check is not None and "checks." in nb.cells[check].source:
+                name = nb.cells[check].source.split("checks.", 1)[1].split("(", 1)[0]
+                assert callable(getattr(checks, name, None)), f"{path.name} calls checks.{name}, which is missing"
+
+
+def test_a_wrong_answer_names_input_and_expected(capsys):
+    assert checks.count_colours(lambda picture: 1) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗ count_colours: for the picture of") and "it returned 1; expected 2" in out
+
+
+def test_a_wrong_scene_says_what_it_shows(capsys):
+    wrong = shapes.Scene((shapes.Obj("circle", "green", "small", 5), shapes.Obj("square", "red", "big", 4)))
+    assert checks.scene_by_hand(lambda: wrong) is False
+    assert "your scene shows 'a small green circle" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argument", [None, 3, lambda: None, lambda picture: 1 / 0])
+def test_checks_never_raise(argument, capsys):
+    assert checks.count_colours(argument) is False
+    assert checks.scene_by_hand(argument) is False
+    assert capsys.readouterr().out.count("✗") == 2
+
+
+class _SceneTokenizer(torch.nn.Module):
+    """Decodes any codes to the picture of one fixed scene: a part of one's own, for the swap test."""
+
+    def __init__(self, scene):
+        super().__init__()
+        self.scene, self.anchor = scene, torch.nn.Parameter(torch.zeros(()))
+
+    def decode(self, codes):
+        return shapes.render([self.scene] * len(codes))
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    torch.manual_seed(0)
+    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
+    image_tokenizer = VQVAE(VQVAEConfig.preset("smoke", codebook_size=16)).eval()
+    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
+    return dalle_mini.Pipeline(translator, image_tokenizer, dalle_mini.clip_ranker(ranker))
+
+
+def test_pipeline_accuracy_of_a_swapped_tokenizer(pipeline, capsys):
+    red_circle = shapes.Scene((shapes.Obj("circle", "red", "big", 4),))
+    swapped = dataclasses.replace(pipeline, image_tokenizer=_SceneTokenizer(red_circle))
+    prompts = ["a big red circle in the middle", "a blue square"]
+    assert checks.pipeline_accuracy(swapped, prompts, n=2) == {"best": 0.5, "all": 0.5}
+    assert checks.pipeline_part(swapped, prompts, n=2, at_least=0.5) is True
+    assert "caption accuracy 50% for the best-ranked pictures" in capsys.readouterr().out
+    assert checks.pipeline_part(swapped, prompts, n=2, at_least=0.9) is False
+    assert "the exercise asks for at least 90%" in capsys.readouterr().out
+
+
+def test_pipeline_part_hints_at_a_stub_or_a_wrong_shape(pipeline, capsys):
+    def stub(codes):
+        raise NotImplementedError
+
+    tokenizer = _SceneTokenizer(None)
+    tokenizer.decode = stub
+    assert checks.pipeline_part(dataclasses.replace(pipeline, image_tokenizer=tokenizer), ["a red disc"], n=2) is False
+    assert checks.NOT_DONE in capsys.readouterr().out
+    flat_ranker = dataclasses.replace(pipeline, ranker=lambda pictures, prompt: pictures.mean((2, 3)))
+    assert checks.pipeline_part(flat_ranker, ["a red disc"], n=2) is False
+    assert "gave (2, 3); expected one score per picture (2,)" in capsys.readouterr().out

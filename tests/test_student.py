@@ -1,0 +1,96 @@
+"""The student edition: solutions replaced, hidden tests gone, outputs cleared, the same bytes every
+build; it runs up to its first exercise, whose check then fails with a hint. Exercise cells carry
+nbgrader's metadata."""
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_lib import checks, student
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+SOURCE = """def f(x):
+    y = 2
+    ### BEGIN SOLUTION
+    return x * y
+    ### END SOLUTION
+print("kept")
+### BEGIN HIDDEN TESTS
+assert f(1) == 2
+### END HIDDEN TESTS"""
+
+
+def test_clear_solutions_keeps_indentation_and_code_outside_the_markers():
+    assert student.clear_solutions(SOURCE) == (
+        "def f(x):\n    y = 2\n    raise NotImplementedError  # your code here\nprint(\"kept\")")
+
+
+def test_an_unclosed_region_is_an_error():
+    with pytest.raises(ValueError, match="END SOLUTION"):
+        student.clear_solutions("### BEGIN SOLUTION\nx = 1")
+
+
+def test_the_edition_builds_in_one_command_and_the_same_twice(tmp_path):
+    for out in ("a", "b"):
+        subprocess.run([sys.executable, "-m", "course_lib", "student-edition", str(tmp_path / out)], check=True,
+                       capture_output=True)
+    built = sorted(p.name for p in (tmp_path / "a").glob("*.ipynb"))
+    assert built == [p.name for p in NOTEBOOKS]
+    for name in built:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    out = tmp_path_factory.mktemp("student")
+    student.student_edition(out, ROOT / "notebooks")
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_solutions_hidden_tests_outputs_or_badge(path, edition):
+    text = (edition / path.name).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS", "colab-badge.svg"):
+        assert marker not in text
+    nb = nbformat.reads(text, as_version=4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    solutions = [c for c in nbformat.read(path, as_version=4).cells if student.has_solution(c)]
+    assert text.count("raise NotImplementedError  # your code here") == len(solutions)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercise_cells_carry_nbgrader_metadata(path):
+    nb = nbformat.read(path, as_version=4)
+    marked = student.mark_exercises(nbformat.read(path, as_version=4), path.stem)
+    assert nb == marked, f"run `python -m course_lib mark-exercises` for {path.name}"
+    for solution, check in student.exercises(nb):
+        assert nb.cells[solution].metadata["nbgrader"]["solution"] is True
+        assert check is not None and nb.cells[check].metadata["nbgrader"]["grade"] is True
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_runs_up_to_the_first_exercise_whose_check_fails_with_a_hint(path, edition, monkeypatch):
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(edition / path.name, as_version=4)
+    if not student.exercises(nb):
+        pytest.skip("no exercises")
+    solution, check = student.exercises(nb)[0]
+    nb.cells = nb.cells[: check + 1]
+    monkeypatch.setenv("COURSE_MODE", "smoke")
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    errors = [i for i, c in enumerate(nb.cells[:solution]) if c.cell_type == "code"
+              and any(o.output_type == "error" for o in c.outputs)]
+    assert not errors, f"cells {errors} fail before the first exercise"
+    check_outputs = nb.cells[check].outputs
+    assert any(o.output_type == "error" for o in check_outputs), "the check passed on the stub"
+    if "checks." in nb.cells[check].source:
+        assert checks.NOT_DONE in "".join(o.get("text", "") for o in check_outputs)
