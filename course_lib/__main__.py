@@ -5,6 +5,8 @@
   write a grid of the candidates, best first, each with its CLIP score.
 - ``train STAGE [--mode MODE] [--out DIR]``: train a stage's preset and save its checkpoint (the
   shipped checkpoints in ``course_lib/data`` are made with ``--mode full``).
+- ``student-edition OUT_DIR``, ``grade SUBMISSIONS_DIR``, ``colab-cells``, ``mark-exercises``:
+  coursework (see ``course_lib.student``, ``course_lib.grade``, ``course_lib.colab``).
 """
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("stage", choices=sorted(STAGES), help="which model to train")
     train.add_argument("--mode", choices=("smoke", "workshop", "full"), default="full")
     train.add_argument("--out", type=Path, default=None, help="where to write (default: course_lib/data)")
+    _add_coursework_commands(commands)
     args = parser.parse_args(argv)
 
     if args.command == "doctor":
@@ -84,7 +87,42 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"course_lib.{STAGES[args.stage]}")
         module.train_shipped(args.mode, args.out or DATA_DIR)
         return 0
+    if args.command in COURSEWORK:
+        return _coursework(args)
     return 2
+
+
+COURSEWORK = ("student-edition", "grade", "colab-cells", "mark-exercises")
+
+
+def _add_coursework_commands(commands) -> None:
+    student = commands.add_parser("student-edition", help="write the notebooks without solutions")
+    student.add_argument("out", type=Path, help="folder to write the student notebooks to")
+    grade = commands.add_parser("grade", help="grade SUBMISSIONS_DIR/<student>/<notebook>.ipynb with hidden tests")
+    grade.add_argument("submissions", type=Path)
+    grade.add_argument("--csv", type=Path, default=None, help="where to write (default: SUBMISSIONS_DIR/grades.csv)")
+    colab = commands.add_parser("colab-cells", help="put the Colab badge and setup cell at the top of every notebook")
+    mark = commands.add_parser("mark-exercises", help="give exercise cells nbgrader's metadata")
+    for command in (student, grade, colab, mark):
+        command.add_argument("--notebooks", type=Path, default=None,
+                             help="the instructor's notebooks (default: notebooks/ of this checkout)")
+
+
+def _coursework(args) -> int:
+    from . import colab, student
+    from .grade import grade_all
+
+    args.notebooks = args.notebooks or student.NOTEBOOKS_DIR
+    if args.command == "student-edition":
+        written = student.student_edition(args.out, args.notebooks)
+        print(f"wrote {len(written)} student notebooks to {args.out}")
+    elif args.command == "grade":
+        grade_all(args.submissions, args.csv, args.notebooks)
+    elif args.command == "colab-cells":
+        print(f"updated {len(colab.add_to_all(args.notebooks))} notebooks")
+    else:
+        print(f"marked {len(student.mark_all(args.notebooks))} notebooks")
+    return 0
 
 
 if __name__ == "__main__":
