@@ -1,0 +1,272 @@
+"""One measurement per stage: load the checkpoint, measure quality with the library's own evaluation
+function and the oracle, then time generation and a few training steps.
+
+Each ``measure_*`` takes a ``Context`` (where the checkpoints are, the budget, the device) and returns
+metric -> number. Shares (accuracy, validity, agreement, usage) are fractions in [0, 1]; timings are
+``*_seconds_per_image`` or ``*_per_s``. ``STAGES`` names the checkpoints each stage needs.
+
+The GAN-CLS and autoencoder stages run on the CPU whatever the device: ``text_gan.evaluate`` and
+``autoencoder.measure`` read the CPU tensors they make, and GAN-CLS tokenizes captions on the CPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from course_lib import (autoencoder, bart, captions, checkpoints, clip, dalle_mini, datasets, gan, oracle,
+                        shapes, text_gan, vqgan, vqvae)
+
+from .timing import Budget, generation_speed, seconds, training_speed
+
+CANDIDATES = 16  # pictures the pipeline draws per prompt; CLIP keeps the best (pipeline.best_of_16_*)
+GUIDANCE_SCALE = 3.0  # the pipeline's classifier-free guidance, the one dalle_mini.load_default uses
+PROMPT_SEED = 99  # the seed bart.train_shipped draws its measurement prompts with
+GALLERY = 100  # pictures among which CLIP retrieves each caption's own (clip.retrieval_r1)
+TRAIN_BATCHES = 4  # distinct batches the timed training steps cycle through
+SPLIT_TAGS = {"train": "seen", "heldout": "heldout"}
+
+
+@dataclasses.dataclass
+class Context:
+    """Where the checkpoints are, how much to measure, and on which device."""
+
+    directory: Path
+    budget: Budget
+    device: torch.device
+
+    def load(self, name: str, model_cls, config_cls, device: torch.device | None = None):
+        """Checkpoint ``name`` of the directory, rebuilt by ``checkpoints.load``, on the device."""
+        return checkpoints.load(self.directory / name, model_cls, config_cls).to(device or self.device)
+
+
+def prompts(n: int, split: str, kind: str) -> list[str]:
+    """Canonical captions of ``n`` scenes of a split ("train" or "heldout") and kind ("one" or "two")."""
+    return [captions.describe(s) for s in shapes.sample_scenes(n, seed=PROMPT_SEED, split=split, kind=kind)]
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+# ---------------------------------------------------------------- GAN and GAN-CLS
+
+def measure_gan(ctx: Context) -> dict[str, float]:
+    """Validity and coverage of unconditional samples (``gan.evaluate``); sampling and training speed."""
+    model = ctx.load("gan", gan.GAN, gan.GANConfig)
+    n, config = ctx.budget.samples, model.config
+
+    def draw():
+        return model.sample(n, z=model.noise(n, seed=1).to(ctx.device))
+
+    figures = gan.evaluate(draw()) | generation_speed(draw, n)
+    opt_g, opt_d = gan.optimizers(model, config)
+    data = gan.training_data(dataclasses.replace(config, n_train=TRAIN_BATCHES * config.batch_size))
+
+    def step(batch):
+        real = batch[0].to(ctx.device)
+        return gan.train_step(model.train(), opt_g, opt_d, real,
+                              torch.randn(len(real), config.z_dim, device=ctx.device))
+
+    return figures | training_speed(step, datasets.loader(data, config.batch_size), ctx.budget.train_steps,
+                                    config.batch_size)
+
+
+def measure_text_gan(ctx: Context) -> dict[str, float]:
+    """Caption accuracy of one sample per prompt, seen and held-out (``text_gan.evaluate``); speed (CPU)."""
+    cpu = torch.device("cpu")
+    model = ctx.load("text_gan", text_gan.TextGAN, text_gan.TextGANConfig, cpu)
+    n, config = ctx.budget.samples, model.config
+    scores = text_gan.evaluate(model, n=n)
+    figures = {"caption_acc_seen": scores["accuracy_seen"], "caption_acc_heldout": scores["accuracy_heldout"]}
+    seen = text_gan.prompts(n)
+    figures |= generation_speed(lambda: model.sample(seen), n)
+    data = text_gan.training_data(dataclasses.replace(config, n_train=TRAIN_BATCHES * config.batch_size))
+    step = text_gan.make_step(model.train(), config)
+    return figures | training_speed(step, datasets.loader(data, config.batch_size), ctx.budget.train_steps,
+                                    config.batch_size)
+
+
+# ---------------------------------------------------------------- AE, VAE, conditional VAE
+
+_AUTOENCODER_NAMES = {"agreement": "recon_agreement", "caption_accuracy": "caption_acc_seen"}
+
+
+def measure_autoencoder(ctx: Context, name: str) -> dict[str, float]:
+    """``autoencoder.measure`` (reconstruction agreement, prior / box validity, or the conditional VAE's
+    caption accuracy on seen combinations) on the CPU; reconstruction or sampling speed; training speed."""
+    model_cls = autoencoder.MODELS[checkpoints.read_config(ctx.directory / name)["model"]]
+    config_cls = autoencoder.AEConfig if model_cls is autoencoder.Autoencoder else autoencoder.VAEConfig
+    model = ctx.load(name, model_cls, config_cls, torch.device("cpu"))
+    n, config = ctx.budget.samples, model.config
+    figures = {_AUTOENCODER_NAMES.get(k, k): v for k, v in autoencoder.measure(name, model, n=n).items()}
+    data = autoencoder.one_object_data(n, seed=7, middle_only=config.middle_only, resolution=config.resolution)
+    inputs = (data.images,)
+    if isinstance(model, autoencoder.ConditionalVAE):
+        seen = [captions.describe(s) for s in data.scenes]
+        inputs += (autoencoder.attributes(seen),)
+        figures |= generation_speed(lambda: model.generate(seen), n)
+    elif isinstance(model, autoencoder.VAE):
+        figures |= generation_speed(lambda: model.sample(n), n)
+    figures |= {k.replace("sample", "reconstruct"): v
+                for k, v in generation_speed(lambda: model.reconstruct(*inputs), n).items()}
+    model.to(ctx.device)
+    step = autoencoder.make_step(model.train(), torch.optim.Adam(model.parameters(), lr=config.lr))
+    train_data = autoencoder.one_object_data(TRAIN_BATCHES * config.batch_size, middle_only=config.middle_only,
+                                             resolution=config.resolution)
+    return figures | training_speed(step, datasets.loader(train_data, config.batch_size), ctx.budget.train_steps,
+                                    config.batch_size)
+
+
+# ---------------------------------------------------------------- the image tokenizers
+
+def _measure_tokenizer(ctx: Context, name: str, module, model_cls, config_cls) -> dict[str, float]:
+    """``vqvae.evaluate`` (agreement, codebook usage, perplexity, sharpness, MSE) on held-out test
+    pictures; encode + decode speed; training speed of ``module.make_step``."""
+    model = ctx.load(name, model_cls, config_cls)
+    n, config = ctx.budget.samples, model.config
+    images = vqvae.test_images(n).to(ctx.device)
+    scores = vqvae.evaluate(model, images)
+    figures = {"recon_agreement": scores["agreement"], "code_usage": scores["usage"],
+               "perplexity": scores["perplexity"], "sharpness": scores["sharpness"], "mse": scores["mse"]}
+    figures |= {k.replace("sample", "reconstruct"): v
+                for k, v in generation_speed(lambda: model.decode(model.encode(images)), n).items()}
+    train_images = datasets.ShapesDataset(TRAIN_BATCHES * config.batch_size, kind="mixed").images
+    step = module.make_step(model, float(train_images.var()))
+    batches = datasets.loader(torch.utils.data.TensorDataset(train_images), config.batch_size)
+    return figures | training_speed(lambda batch: step(batch[0].to(ctx.device)), batches,
+                                    ctx.budget.train_steps, config.batch_size)
+
+
+def measure_vqvae(ctx: Context) -> dict[str, float]:
+    """The VQ-VAE tokenizer: see ``_measure_tokenizer``."""
+    return _measure_tokenizer(ctx, "vqvae", vqvae, vqvae.VQVAE, vqvae.VQVAEConfig)
+
+
+def measure_vqgan(ctx: Context) -> dict[str, float]:
+    """The VQ-GAN tokenizer (the pipeline's): see ``_measure_tokenizer``."""
+    return _measure_tokenizer(ctx, "vqgan", vqgan, vqgan.VQGAN, vqgan.VQGANConfig)
+
+
+# ---------------------------------------------------------------- BART, CLIP, the pipeline
+
+def _translator(ctx: Context) -> tuple[bart.CaptionToImageBart, vqgan.VQGAN]:
+    return (ctx.load("bart", bart.CaptionToImageBart, bart.TranslatorConfig),
+            ctx.load("vqgan", vqgan.VQGAN, vqgan.VQGANConfig))
+
+
+def measure_bart(ctx: Context) -> dict[str, float]:
+    """``bart.caption_accuracy`` of one sample per prompt (no guidance, temperature 1) per split and
+    scene kind, and their means; sampling speed (tokens + VQ-GAN decode); translation training speed."""
+    model, tokenizer = _translator(ctx)
+    n = ctx.budget.prompts
+    figures = {}
+    for split, tag in SPLIT_TAGS.items():
+        for kind in shapes.KINDS:
+            figures[f"caption_acc_{tag}_{kind}"] = bart.caption_accuracy(model, tokenizer, prompts(n, split, kind))
+        figures[f"caption_acc_{tag}"] = _mean(figures[f"caption_acc_{tag}_{kind}"] for kind in shapes.KINDS)
+    seen, side = prompts(n, "train", "two"), int(model.config.image_tokens ** 0.5)
+    figures |= generation_speed(lambda: tokenizer.decode(bart.sample(model, seen).view(n, side, side)), n)
+
+    batch_size = 64
+    data = datasets.ShapesDataset(TRAIN_BATCHES * batch_size, kind="mixed")
+    codes = bart.caption_codes(tokenizer, data)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+
+    def step(batch):
+        (index,) = batch
+        model.train()
+        loss = bart.translation_loss(model, [data.captions[i] for i in index], codes[index].to(ctx.device))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return {"translation": loss.item()}
+
+    batches = datasets.loader(torch.utils.data.TensorDataset(torch.arange(len(data))), batch_size)
+    return figures | training_speed(step, batches, ctx.budget.train_steps, batch_size)
+
+
+def measure_clip(ctx: Context) -> dict[str, float]:
+    """Zero-shot colour and shape accuracy on one-object pictures (``clip.zero_shot_classify``);
+    text -> picture R@1 among galleries of ``GALLERY`` pictures by ``clip.relevance``; speed."""
+    model = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig)
+    n = ctx.budget.samples
+    one = datasets.ShapesDataset(n, kind="one", seed=4321)
+    images = one.images.to(ctx.device)
+    figures = {f"zeroshot_{attribute}": _mean(
+        guess == getattr(scene.objects[0], attribute)
+        for guess, scene in zip(clip.zero_shot_classify(model, images, attribute), one.scenes))
+        for attribute in ("color", "shape")}
+    figures["retrieval_r1"] = _retrieval_r1(model, n, ctx.device)
+    elapsed, _ = seconds(torch.no_grad()(lambda: model.encode_image(images)))
+    figures["encode_images_per_s"] = n / elapsed
+    batch_size = 128
+    data = datasets.ShapesDataset(TRAIN_BATCHES * batch_size, kind="mixed", seed=1)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.1)
+    return figures | training_speed(lambda batch: clip.train_step(model.train(), optimizer, batch),
+                                    datasets.loader(data, batch_size), ctx.budget.train_steps, batch_size)
+
+
+def _retrieval_r1(model: clip.ShapesCLIP, n: int, device: torch.device) -> float:
+    """Share of (varied) captions whose best-scoring picture in a gallery of mixed scenes shows their
+    scene; ``n`` captions in galleries of ``GALLERY`` pictures."""
+    hits = []
+    for gallery in range(max(1, n // GALLERY)):
+        data = datasets.ShapesDataset(min(n, GALLERY), kind="mixed", seed=2000 + gallery)
+        best = clip.relevance(model, data.images.to(device), data.captions).argmax(0).cpu()  # (captions,)
+        hits += [data.scenes[int(i)] == scene for i, scene in zip(best, data.scenes)]
+    return _mean(hits)
+
+
+def measure_pipeline(ctx: Context) -> dict[str, float]:
+    """``dalle_mini.Pipeline`` with the shipped BART, VQ-GAN and CLIP, guidance ``GUIDANCE_SCALE``:
+    per prompt ``CANDIDATES`` pictures. ``random_*``: oracle caption accuracy of one random candidate
+    (the mean over all candidates); ``best_of_16_*``: of CLIP's first choice; ``oracle_best_of_16_*``:
+    share of prompts with at least one right candidate; ``lift_*``: best-of-16 minus random."""
+    translator, tokenizer = _translator(ctx)
+    ranker = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig)
+    pipeline = dalle_mini.Pipeline(translator, tokenizer, dalle_mini.clip_ranker(ranker),
+                                   guidance_scale=GUIDANCE_SCALE)
+    figures, drawn, elapsed = {}, 0, 0.0
+    for split, tag in SPLIT_TAGS.items():
+        for kind in shapes.KINDS:
+            kind_figures, took = _draw_and_judge(pipeline, prompts(ctx.budget.prompts, split, kind))
+            figures |= {f"{name}_{tag}_{kind}": value for name, value in kind_figures.items()}
+            drawn, elapsed = drawn + ctx.budget.prompts, elapsed + took
+        for name in ("random", "best_of_16", "oracle_best_of_16"):
+            figures[f"{name}_{tag}"] = _mean(figures[f"{name}_{tag}_{kind}"] for kind in shapes.KINDS)
+        figures[f"lift_{tag}"] = figures[f"best_of_16_{tag}"] - figures[f"random_{tag}"]
+    figures["draw_seconds_per_prompt"] = elapsed / drawn
+    figures["draw_seconds_per_image"] = elapsed / (drawn * CANDIDATES)
+    return figures
+
+
+def _draw_and_judge(pipeline: dalle_mini.Pipeline, prompt_list: list[str]) -> tuple[dict[str, float], float]:
+    """Draw ``CANDIDATES`` pictures per prompt and judge them with the oracle; (figures, seconds drawing)."""
+    random_pick, best, any_right, elapsed = [], [], [], 0.0
+    for seed, prompt in enumerate(prompt_list):
+        took, drawing = seconds(lambda: pipeline.draw(prompt, CANDIDATES, seed=seed))
+        right = oracle.caption_correct(drawing.images, [prompt] * CANDIDATES)  # best first
+        random_pick.append(_mean(right))
+        best.append(right[0])
+        any_right.append(any(right))
+        elapsed += took
+    return {"random": _mean(random_pick), "best_of_16": _mean(best), "oracle_best_of_16": _mean(any_right)}, elapsed
+
+
+# stage -> (the checkpoints it needs, its measurement)
+STAGES: dict[str, tuple[tuple[str, ...], Callable[[Context], dict[str, float]]]] = {
+    "gan": (("gan",), measure_gan),
+    "text_gan": (("text_gan",), measure_text_gan),
+    "ae": (("ae",), lambda ctx: measure_autoencoder(ctx, "ae")),
+    "vae": (("vae",), lambda ctx: measure_autoencoder(ctx, "vae")),
+    "cvae": (("cvae",), lambda ctx: measure_autoencoder(ctx, "cvae")),
+    "vqvae": (("vqvae",), measure_vqvae),
+    "vqgan": (("vqgan",), measure_vqgan),
+    "bart": (("bart", "vqgan"), measure_bart),
+    "clip": (("clip",), measure_clip),
+    "pipeline": (("bart", "vqgan", "clip"), measure_pipeline),
+}

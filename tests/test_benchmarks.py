@@ -1,0 +1,120 @@
+"""The benchmark harness runs end to end on tiny random-weight checkpoints and writes what it promises.
+
+Random weights draw nothing right, so these tests check the harness (keys, ranges, files, skipping),
+not quality; the quality figures are benchmarks/README.md's job.
+"""
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from benchmarks import run, vq_peer
+from benchmarks.notebooks import time_notebooks
+from course_lib import autoencoder, bart, checkpoints, clip, gan, text_gan, vqgan, vqvae
+
+# the figures issue 9 names (so results stay comparable over time), per-kind ones, and the VQ comparison
+REQUIRED = {
+    "gan": ["validity", "coverage"],
+    "text_gan": ["caption_acc_seen", "caption_acc_heldout"],
+    "ae": ["recon_agreement"],
+    "vae": ["recon_agreement", "prior_validity"],
+    "cvae": ["caption_acc_seen"],
+    "vqvae": ["recon_agreement"],
+    "vqgan": ["recon_agreement", "code_usage", "perplexity"],
+    "bart": ["caption_acc_seen", "caption_acc_heldout", "caption_acc_seen_one", "caption_acc_seen_two",
+             "caption_acc_heldout_one", "caption_acc_heldout_two"],
+    "clip": ["zeroshot_color", "zeroshot_shape", "retrieval_r1"],
+    "pipeline": ["random_seen", "best_of_16_seen", "best_of_16_heldout", "random_heldout", "lift_heldout",
+                 "best_of_16_seen_one", "best_of_16_seen_two"],
+    "vq_peer": ["ours_recon_agreement", "peer_recon_agreement", "ours_code_usage", "peer_code_usage",
+                "ours_perplexity", "peer_perplexity", "ours_train_steps_per_s", "peer_train_steps_per_s"],
+}
+
+
+def _save_tiny_checkpoints(directory):
+    """Random-weight models of every stage, saved as the harness expects to find them."""
+    torch.manual_seed(0)
+    codebook = 16
+    tokenizer_config = vqgan.VQGANConfig.preset("smoke", codebook_size=codebook)
+    models = {"gan": gan.GAN(gan.preset("tiny")), "text_gan": text_gan.TextGAN(text_gan.preset("tiny")),
+              "vqvae": vqvae.VQVAE(vqvae.VQVAEConfig.preset("smoke", codebook_size=codebook)),
+              "vqgan": vqgan.VQGAN(tokenizer_config),
+              "bart": bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], codebook_size=codebook,
+                                                                  image_tokens=64)),
+              "clip": clip.ShapesCLIP(clip.PRESETS["tiny"])}
+    for name, model_cls in (("ae", autoencoder.Autoencoder), ("vae", autoencoder.VAE),
+                            ("cvae", autoencoder.ConditionalVAE)):
+        models[name] = model_cls(autoencoder.preset(name, "smoke"))
+    for name, model in models.items():
+        checkpoints.save(model, directory / name, model.config, mode="test")
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory):
+    """One tiny-budget run of every stage; returns (exit status, results record, README text)."""
+    root = tmp_path_factory.mktemp("bench")
+    _save_tiny_checkpoints(root / "ckpt")
+    status = run.main(["--stage", "all", "--budget", "tiny", "--checkpoints", str(root / "ckpt"),
+                       "--results", str(root / "results"), "--readme", str(root / "README.md")])
+    return status, json.loads((root / "results" / "cpu.json").read_text()), (root / "README.md").read_text()
+
+
+def test_every_stage_runs(harness):
+    status, record, _ = harness
+    assert status == 0
+    assert set(REQUIRED) <= set(record)
+
+
+@pytest.mark.parametrize("stage", sorted(REQUIRED))
+def test_required_figures_are_there_and_in_range(harness, stage):
+    figures = harness[1][stage]
+    for metric in REQUIRED[stage]:
+        value = figures[metric]
+        if metric.endswith("_per_s"):
+            assert value > 0
+        elif "perplexity" in metric:
+            assert value >= 1.0
+        elif metric.startswith("lift"):
+            assert -1.0 <= value <= 1.0
+        else:
+            assert 0.0 <= value <= 1.0, f"{stage}.{metric} = {value} is not a share"
+    timings = [m for m in figures if m.endswith("_per_s") or "seconds" in m]
+    assert timings and all(figures[m] > 0 for m in timings)
+
+
+def test_readme_gets_a_table_with_the_machine(harness):
+    readme = harness[2]
+    assert run.report.START in readme and run.report.END in readme
+    assert "| gan | validity |" in readme and "| pipeline | lift_heldout |" in readme
+    assert harness[1]["meta"]["machine"] in readme
+
+
+def test_a_missing_checkpoint_is_skipped_with_a_line(tmp_path, capsys):
+    status = run.main(["--stage", "gan", "--budget", "tiny", "--checkpoints", str(tmp_path / "empty"),
+                       "--results", str(tmp_path / "results"), "--readme", str(tmp_path / "README.md")])
+    assert status == 0
+    assert "gan: skipped, no checkpoint gan" in capsys.readouterr().out
+    assert "gan" not in json.loads((tmp_path / "results" / "cpu.json").read_text())
+
+
+def test_the_peer_quantizer_keeps_our_interface():
+    torch.manual_seed(0)
+    model = vq_peer.build(vqvae.VQVAEConfig.preset("smoke", codebook_size=16), peer=True).eval()
+    images = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        reconstruction, out = model(images)
+    assert out.ids.shape == (2, 8, 8) and out.z_q.shape[2:] == (8, 8)
+    assert torch.allclose(model.decode(out.ids), reconstruction.clamp(0, 1), atol=1e-5)
+
+
+def test_notebook_timing_runs_a_notebook_headless(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nassert os.environ['COURSE_MODE'] == 'workshop'")])
+    nbformat.write(notebook, tmp_path / "01_ok.ipynb")
+    notebook.cells[0].source = "raise ValueError('broken')"
+    nbformat.write(notebook, tmp_path / "02_broken.ipynb")
+    timings, failed = time_notebooks(sorted(tmp_path.glob("*.ipynb")))
+    assert list(timings) == ["01_ok"] and timings["01_ok"] > 0 and failed == ["02_broken"]
