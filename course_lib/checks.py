@@ -54,6 +54,40 @@ def _attempt(name: str, run: Callable[[], str]) -> bool:
     return True
 
 
+def _same(got, expected, tolerance: float) -> bool:
+    if isinstance(expected, torch.Tensor):
+        return isinstance(got, torch.Tensor) and got.shape == expected.shape and \
+            torch.allclose(got.detach().float(), expected.float(), atol=tolerance)
+    if isinstance(expected, float):
+        return isinstance(got, (int, float, torch.Tensor)) and abs(float(got) - expected) <= tolerance
+    return got == expected
+
+
+def _show(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"{value.item():.4g}" if value.numel() == 1 else f"a tensor of shape {tuple(value.shape)}"
+    return f"{value:.4g}" if isinstance(value, float) else repr(value)
+
+
+def _compare(name: str, fn: Callable, reference: Callable, cases: list[tuple[str, tuple]],
+             tolerance: float = 1e-5) -> bool:
+    """Check ``fn(*args) == reference(*args)`` on each ``(what, args)`` case, naming the first miss."""
+
+    def run():
+        for what, args in cases:
+            got = _call(fn, *args, call=f"{name}({what})")
+            expected = reference(*args)
+            if not _same(got, expected, tolerance):
+                raise _Hint(f"for {what} it returned {_show(got)}; expected {_show(expected)}")
+        return f"right on {len(cases)} cases"
+
+    return _attempt(name, run)
+
+
+def _logits(*values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32)
+
+
 # --- notebook 00: ShapesWorld ------------------------------------------------------------------
 
 def _count_colours_reference(picture: torch.Tensor) -> int:
@@ -64,18 +98,9 @@ def _count_colours_reference(picture: torch.Tensor) -> int:
 def count_colours(fn: Callable[[torch.Tensor], int]) -> bool:
     """Notebook 00, exercise 1: ``fn(picture (3, 32, 32))`` counts palette colours covering ≥ 10 pixels."""
     scenes = shapes.sample_scenes(4, seed=3, kind="one") + shapes.sample_scenes(4, seed=3, kind="two")
-    cases = [(f"the picture of {captions.describe(s)!r}", p) for s, p in zip(scenes, shapes.render(scenes))]
-    cases.append(("an all-black picture", torch.zeros(3, 32, 32)))
-
-    def run():
-        for what, picture in cases:
-            got, expected = _call(fn, picture.clone(), call=f"count_colours({what})"), \
-                _count_colours_reference(picture)
-            if got != expected:
-                raise _Hint(f"for {what} it returned {got!r}; expected {expected}")
-        return f"right on {len(cases)} pictures"
-
-    return _attempt("count_colours", run)
+    cases = [(f"the picture of {captions.describe(s)!r}", (p,)) for s, p in zip(scenes, shapes.render(scenes))]
+    cases.append(("an all-black picture", (torch.zeros(3, 32, 32),)))
+    return _compare("count_colours", lambda picture: fn(picture.clone()), _count_colours_reference, cases)
 
 
 def scene_by_hand(fn: Callable[[], shapes.Scene],
@@ -93,6 +118,75 @@ def scene_by_hand(fn: Callable[[], shapes.Scene],
         return f"the oracle reads {captions.describe(scene)!r}"
 
     return _attempt("scene_by_hand", run)
+
+
+# --- notebooks 01-06: losses and measures ------------------------------------------------------
+
+def saturating_generator_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Notebook 01, exercise 1: ``fn(fake_logits)`` = mean of log(1 - D(G(z))), D = sigmoid(logits)."""
+    import torch.nn.functional as F
+
+    cases = [(f"fake_logits {t.tolist()}", (t,)) for t in (_logits(0.0), _logits(-6.0, 0.0, 3.0), _logits(2.0, -1.0))]
+    return _compare("saturating_generator_loss", fn, lambda logits: F.logsigmoid(-logits).mean(), cases)
+
+
+def colour_shape_size_coverage(fn: Callable[[torch.Tensor], float]) -> bool:
+    """Notebook 01, exercise 2: share of the training split's (colour, shape, size) triples shown."""
+    universe = sorted({(o.color, o.shape, o.size) for s in shapes.all_one_object_scenes("train") for o in s.objects})
+
+    def reference(images):
+        return oracle.coverage([r.scene for r in oracle.read(images)], lambda o: (o.color, o.shape, o.size), universe)
+
+    few, many = shapes.sample_scenes(5, seed=4, kind="one"), shapes.all_one_object_scenes("train")
+    cases = [("5 one-object pictures", (shapes.render(few),)), ("every training picture", (shapes.render(many),)),
+             ("4 all-black pictures", (torch.zeros(4, 3, 32, 32),))]
+    return _compare("colour_shape_size_coverage", fn, reference, cases, tolerance=1e-9)
+
+
+def plain_conditional_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Notebook 02, exercise 1: the conditional D's loss without wrong pairs, -log D(real) - log(1 - D(fake))."""
+    from . import gan
+
+    cases = [(f"s_r {r.tolist()}, s_f {f.tolist()}", (r, f))
+             for r, f in ((_logits(0.0), _logits(0.0)), (_logits(2.0, -1.0), _logits(-3.0, 0.5)))]
+    return _compare("plain_conditional_loss", fn, gan.discriminator_loss, cases)
+
+
+def attribute_accuracy(fn: Callable[[torch.Tensor, Sequence[str], str], float]) -> bool:
+    """Notebook 02, exercise 2: share of pictures whose one object has the caption's ``attribute``."""
+    scenes = shapes.sample_scenes(12, seed=5, kind="one")
+    pictures, prompts = shapes.render(scenes), [captions.describe(s) for s in scenes]
+    shifted = prompts[1:] + prompts[:1]
+
+    def reference(images, texts, attribute):
+        return sum(r.scene is not None and getattr(r.scene.objects[0], attribute) ==
+                   getattr(captions.parse(p).objects[0], attribute) for r, p in zip(oracle.read(images), texts)) / len(texts)
+
+    cases = [(f"12 pictures, {which} captions, attribute {a!r}", (pictures, texts, a))
+             for which, texts in (("their own", prompts), ("shifted", shifted)) for a in ("shape", "color", "size", "cell")]
+    cases.append(("12 all-black pictures, attribute 'shape'", (torch.zeros(12, 3, 32, 32), prompts, "shape")))
+    return _compare("attribute_accuracy", fn, reference, cases, tolerance=1e-9)
+
+
+def perplexity(fn: Callable[[torch.Tensor, int], float]) -> bool:
+    """Notebook 05, exercise 1: exp of the entropy of the code frequencies in ``ids``."""
+    from . import vq
+
+    generator = torch.Generator().manual_seed(0)
+    cases = [("ids all 3, k=8", (torch.full((2, 4, 4), 3), 8)), ("ids 0..15 once each, k=16", (torch.arange(16), 16)),
+             ("random ids in 0..9, k=256", (torch.randint(0, 10, (4, 8, 8), generator=generator), 256))]
+    return _compare("perplexity", fn, vq.perplexity, cases, tolerance=1e-3)
+
+
+def hinge_loss(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Notebook 06, exercise 1: the discriminator's hinge loss, as ``vqgan.hinge_d_loss``."""
+    from . import vqgan
+
+    generator = torch.Generator().manual_seed(0)
+    patches = torch.randn(2, 2, 1, 8, 8, generator=generator)
+    cases = [("real 0, fake 0", (_logits(0.0), _logits(0.0))), ("real 2, fake -2 (no loss)", (_logits(2.0), _logits(-2.0))),
+             ("random patch logits (2, 1, 8, 8)", (patches[0], patches[1]))]
+    return _compare("hinge_loss", fn, vqgan.hinge_d_loss, cases)
 
 
 # --- notebook 09: swap in your own part ---------------------------------------------------------

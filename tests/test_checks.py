@@ -13,8 +13,14 @@ from course_lib.vqvae import VQVAE, VQVAEConfig
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
 CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
-           ("00_shapes_world", 2): ("scene_by_hand", "my_scene")}
-PRELUDE = "import torch\nfrom course_lib import captions, checks, datasets, oracle, shapes, viz\n"
+           ("00_shapes_world", 2): ("scene_by_hand", "my_scene"),
+           ("01_vanilla_gan", 1): ("saturating_generator_loss", "saturating_generator_loss"),
+           ("01_vanilla_gan", 2): ("colour_shape_size_coverage", "colour_shape_size_coverage"),
+           ("02_text_conditional_gan", 1): ("plain_conditional_loss", "plain_conditional_loss"),
+           ("02_text_conditional_gan", 2): ("attribute_accuracy", "attribute_accuracy"),
+           ("05_vq_vae", 1): ("perplexity", "my_perplexity"),
+           ("06_vq_gan", 1): ("hinge_loss", "my_hinge")}
+PRELUDE = "import torch\nfrom course_lib import captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n"
 
 
 def _exercise(notebook, number, stub):
@@ -52,6 +58,12 @@ def test_a_wrong_answer_names_input_and_expected(capsys):
     assert checks.count_colours(lambda picture: 1) is False
     out = capsys.readouterr().out
     assert out.startswith("✗ count_colours: for the picture of") and "it returned 1; expected 2" in out
+
+
+def test_a_wrong_loss_names_the_logits(capsys):
+    assert checks.saturating_generator_loss(lambda logits: torch.log(torch.sigmoid(logits)).mean()) is False
+    assert capsys.readouterr().out.startswith("✗ saturating_generator_loss: for fake_logits [-6.0, 0.0, 3.0] "
+                                              "it returned -2.248; expected -1.248")
 
 
 def test_a_wrong_scene_says_what_it_shows(capsys):
