@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # torch is installed first so the rest resolves against it; override TORCH for another build.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup lab test demo doctor
+.PHONY: setup lab test demo doctor bench
 
 setup: $(VENV)/.installed
 
@@ -24,3 +24,6 @@ test: setup
 
 doctor: setup
 	$(PY) -m course_lib doctor
+
+bench: setup  # quality and speed of every shipped checkpoint and notebook (about 1 h on a 2-core CPU)
+	$(PY) -m benchmarks.run --stage all --device cpu --notebooks
