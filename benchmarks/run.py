@@ -3,7 +3,7 @@
     python -m benchmarks.run --stage all --device cpu --notebooks   # everything, as published
     python -m benchmarks.run --stage gan vqgan --device cpu --quick  # a few stages, small samples
     python -m benchmarks.run --stage vq_peer                          # our VQ layer vs vector-quantize-pytorch
-    python -m benchmarks.run --stage none --notebooks                 # only the notebook timings
+    python -m benchmarks.run --stage none --notebooks 05_vq_vae       # only this notebook's time
 
 A stage whose checkpoint is missing is skipped with a line saying so; a stage that fails is reported
 and the others still run (the exit status is then 1). Figures go to ``results/<device>.json`` (merged
@@ -36,7 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--quick", action="store_true", help="small samples (minutes), same as --budget quick")
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="full", help="how much to draw and time")
-    parser.add_argument("--notebooks", action="store_true", help="also time every notebook in workshop mode")
+    parser.add_argument("--notebooks", nargs="*", metavar="STEM", default=None,
+                        help="also time the notebooks in workshop mode: all of them, or those named (e.g. 05_vq_vae)")
     parser.add_argument("--checkpoints", type=Path, default=DATA_DIR, help="where the checkpoints are")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="where <device>.json goes")
     parser.add_argument("--readme", type=Path, default=HERE / "README.md", help="the file with the table")
@@ -88,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             results[stage] = figures | {"measure_seconds": took}
             print(f"{stage}: " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()), flush=True)
     notebook_seconds = {}
-    if args.notebooks:
-        notebook_seconds, broken = time_notebooks(sorted(args.notebook_dir.glob("*.ipynb")), "workshop", args.device)
+    if args.notebooks is not None:
+        paths = sorted(args.notebook_dir.glob("*.ipynb"))
+        unknown = set(args.notebooks) - {p.stem for p in paths}
+        if unknown:
+            print(f"error: no notebook {', '.join(sorted(unknown))} in {args.notebook_dir}", file=sys.stderr)
+            return 2
+        paths = [p for p in paths if not args.notebooks or p.stem in args.notebooks]
+        notebook_seconds, broken = time_notebooks(paths, "workshop", args.device)
         failed += [f"notebook {name}" for name in broken]
     path = args.results / f"{device.type}.json"
     report.write_results(path, device, results, notebook_seconds, args.budget)

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from benchmarks import run, vq_peer
-from benchmarks.notebooks import time_notebooks
 from course_lib import autoencoder, bart, checkpoints, clip, gan, text_gan, vqgan, vqvae
 
 # the figures issue 9 names (so results stay comparable over time), per-kind ones, and the VQ comparison
@@ -108,13 +107,19 @@ def test_the_peer_quantizer_keeps_our_interface():
     assert torch.allclose(model.decode(out.ids), reconstruction.clamp(0, 1), atol=1e-5)
 
 
-def test_notebook_timing_runs_a_notebook_headless(tmp_path):
+def test_notebook_times_go_to_the_results_and_a_broken_notebook_is_reported(tmp_path):
     import nbformat
 
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import os\nassert os.environ['COURSE_MODE'] == 'workshop'")])
-    nbformat.write(notebook, tmp_path / "01_ok.ipynb")
+    nbformat.write(notebook, notebooks / "01_ok.ipynb")
     notebook.cells[0].source = "raise ValueError('broken')"
-    nbformat.write(notebook, tmp_path / "02_broken.ipynb")
-    timings, failed = time_notebooks(sorted(tmp_path.glob("*.ipynb")))
-    assert list(timings) == ["01_ok"] and timings["01_ok"] > 0 and failed == ["02_broken"]
+    nbformat.write(notebook, notebooks / "02_broken.ipynb")
+    status = run.main(["--stage", "none", "--notebooks", "--notebook-dir", str(notebooks),
+                       "--results", str(tmp_path / "results"), "--readme", str(tmp_path / "README.md")])
+    assert status == 1
+    timings = json.loads((tmp_path / "results" / "cpu.json").read_text())["notebook_seconds"]
+    assert list(timings) == ["01_ok"] and timings["01_ok"] > 0
+    assert "| 01_ok |" in (tmp_path / "README.md").read_text()
