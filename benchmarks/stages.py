@@ -111,8 +111,7 @@ def measure_autoencoder(ctx: Context, name: str) -> dict[str, float]:
         figures |= generation_speed(lambda: model.generate(seen), n)
     elif isinstance(model, autoencoder.VAE):
         figures |= generation_speed(lambda: model.sample(n), n)
-    figures |= {k.replace("sample", "reconstruct"): v
-                for k, v in generation_speed(lambda: model.reconstruct(*inputs), n).items()}
+    figures |= generation_speed(lambda: model.reconstruct(*inputs), n, "reconstruct")
     model.to(ctx.device)
     step = autoencoder.make_step(model.train(), torch.optim.Adam(model.parameters(), lr=config.lr))
     train_data = autoencoder.one_object_data(TRAIN_BATCHES * config.batch_size, middle_only=config.middle_only,
@@ -132,8 +131,7 @@ def _measure_tokenizer(ctx: Context, name: str, module, model_cls, config_cls) -
     scores = vqvae.evaluate(model, images)
     figures = {"recon_agreement": scores["agreement"], "code_usage": scores["usage"],
                "perplexity": scores["perplexity"], "sharpness": scores["sharpness"], "mse": scores["mse"]}
-    figures |= {k.replace("sample", "reconstruct"): v
-                for k, v in generation_speed(lambda: model.decode(model.encode(images)), n).items()}
+    figures |= generation_speed(lambda: model.decode(model.encode(images)), n, "reconstruct")
     train_images = datasets.ShapesDataset(TRAIN_BATCHES * config.batch_size, kind="mixed").images
     step = module.make_step(model, float(train_images.var()))
     batches = datasets.loader(torch.utils.data.TensorDataset(train_images), config.batch_size)

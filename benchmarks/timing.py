@@ -26,12 +26,12 @@ def seconds(call: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def generation_speed(call: Callable[[], object], count: int) -> dict[str, float]:
-    """Time ``call()``, which makes ``count`` pictures: seconds per picture and pictures per second.
-    One warm-up call first, so one-off costs (allocations, kernel choice) are not counted."""
+def generation_speed(call: Callable[[], object], count: int, what: str = "sample") -> dict[str, float]:
+    """Time ``call()``, which makes ``count`` pictures (``what``: "sample" or "reconstruct"): seconds
+    per picture and pictures per second. One warm-up call first, so one-off costs are not counted."""
     call()
     elapsed, _ = seconds(call)
-    return {"sample_seconds_per_image": elapsed / count, "sample_images_per_s": count / elapsed}
+    return {f"{what}_seconds_per_image": elapsed / count, f"{what}_images_per_s": count / elapsed}
 
 
 def training_speed(step: Callable[[object], Mapping[str, float]], batches: Iterable, steps: int,
