@@ -44,6 +44,7 @@ REGISTRY: dict[str, Resource] = {}
 HUB_MODELS: dict[str, str] = {
     "clip-vit-b-32": "laion/CLIP-ViT-B-32-laion2B-s34B-b79K",  # open_clip ViT-B-32, tag laion2b_s34b_b79k
     "bart-base": "facebook/bart-base",
+    "dalle-mini": "kuprel/min-dalle",  # Dall·E Mini's weights as PyTorch state dicts, for min-dalle
 }
 
 
