@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import captions, text
+from .train import Budget
 
 
 @dataclasses.dataclass
@@ -49,8 +50,8 @@ class TranslatorConfig:
 
 PRESETS = {
     "tiny": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64, codebook_size=16, image_tokens=4),
-    "workshop": TranslatorConfig(d_model=128, layers=2, heads=4, ffn_dim=256),
-    "full": TranslatorConfig(),
+    "workshop": TranslatorConfig(d_model=96, layers=2, heads=4, ffn_dim=384),
+    "full": TranslatorConfig(d_model=128, layers=3, heads=4, ffn_dim=512),  # sized to train on a CPU
 }
 
 
@@ -207,7 +208,11 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
 
 # ---------------------------------------------------------------- training and measuring
 
-BUDGETS = {"smoke": (10, 20), "workshop": (100, 900), "full": (500, 6000)}  # (denoising, translation) steps
+BUDGETS = {  # (denoising, translation) budgets; translation is what the time goes to
+    "smoke": (Budget(10), Budget(20)),
+    "workshop": (Budget(100, 20), Budget(2000, 150)),
+    "full": (Budget(500, 90), Budget(20000, 1500)),
+}
 TRAIN_SCENES = {"smoke": 256, "workshop": 20000, "full": 60000}
 
 
@@ -223,9 +228,9 @@ def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, seed: int = 
     """Pre-train on caption denoising, then train translation caption -> image tokens, within the
     budget of ``mode``. Returns the translation's loss history."""
     from . import datasets
-    from .train import Budget, fit
+    from .train import fit
 
-    denoise_steps, translate_steps = BUDGETS[mode]
+    denoise_budget, translate_budget = BUDGETS[mode]
     data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=seed)
     codes = caption_codes(image_tokenizer, data)
     rng = random.Random(seed)
@@ -249,11 +254,11 @@ def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, seed: int = 
         optimizer.step()
         return {"translation": loss.item()}
 
-    fit(denoise, datasets.loader(data, 64, seed=seed), Budget(denoise_steps), desc="BART denoising",
+    fit(denoise, datasets.loader(data, 64, seed=seed), denoise_budget, desc="BART denoising",
         progress=progress)
     indexed = torch.utils.data.TensorDataset(torch.arange(len(data)))
     history = fit(translate, datasets.loader(indexed, 64, seed=seed + 1),
-                  Budget(translate_steps), desc="BART translation", every=every, callback=callback,
+                  translate_budget, desc="BART translation", every=every, callback=callback,
                   progress=progress)
     return model.eval(), history
 

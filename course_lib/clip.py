@@ -46,7 +46,8 @@ PRESETS = {
                        text_layers=1),
     "workshop": ClipConfig(embed_dim=64, vision_width=64, vision_layers=2, text_width=64, text_heads=2,
                            text_layers=2),
-    "full": ClipConfig(),
+    "full": ClipConfig(embed_dim=64, vision_width=96, vision_layers=3, text_width=64, text_heads=2,
+                       text_layers=2),  # sized to train on a CPU
 }
 
 
@@ -151,7 +152,7 @@ def train_shipped(mode: str, out_dir: Path):
     from . import checkpoints, datasets, device
     from .train import Budget, fit
 
-    budget = {"smoke": Budget(20), "workshop": Budget(1500, 240), "full": Budget(6000)}[mode]
+    budget = {"smoke": Budget(20), "workshop": Budget(1500, 150), "full": Budget(20000, 1200)}[mode]
     config = PRESETS["tiny" if mode == "smoke" else mode]
     torch.manual_seed(0)
     dev = device()
