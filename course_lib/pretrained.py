@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -186,7 +187,10 @@ def draw_real_dalle_mini(prompt: str, n: int = 4, *, seed: int = 1, model=None, 
     model = model if model is not None else load_real_dalle_mini()
     clip = clip if clip is not None else load_clip_vit_b32(device=model.device)
     grid_size = math.ceil(math.sqrt(n))
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # min-dalle wraps every step in torch.cuda.amp.autocast: deprecated, and a no-op off CUDA
+        warnings.filterwarnings("ignore", message=".*autocast.*is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="CUDA is not available", category=UserWarning)
         images = model.generate_images(prompt, seed=seed, grid_size=grid_size, temperature=temperature,
                                        top_k=top_k, supercondition_factor=supercondition_factor)
     pictures = [Image.fromarray(image.to(torch.uint8).cpu().numpy()) for image in images[:n]]  # (256, 256, 3)

@@ -102,3 +102,24 @@ def test_min_dalle_vqgan_turns_16x16_tokens_into_a_256x256_picture(min_dalle_mod
         picture = detokenizer(False, tokens)
     assert picture.shape == (pretrained.REAL_RESOLUTION, pretrained.REAL_RESOLUTION, 3)
     assert picture.min() >= 0 and picture.max() <= 255
+
+
+def test_draw_real_dalle_mini_runs_min_dalle_end_to_end_and_ranks_with_clip(min_dalle_models):
+    """``draw_real_dalle_mini`` on a ``MinDalle`` whose BART is 1 layer of width 32 (random weights, no
+    download) and a random-weight CLIP ViT-B/32: 256 tokens sampled, one 256×256 picture, ranked."""
+    min_dalle = pretrained.import_min_dalle()
+    torch.manual_seed(0)
+    model = min_dalle.MinDalle.__new__(min_dalle.MinDalle)  # skip __init__, which downloads
+    model.device, model.dtype, model.is_reusable, model.is_verbose, model.is_mega = "cpu", torch.float32, True, False, False
+    model.text_token_count, model.layer_count = 64, 1
+    small = dict(layer_count=1, embed_count=32, attention_head_count=2, glu_embed_count=64, device="cpu")
+    model.embed_count = 32
+    model.tokenizer = min_dalle.text_tokenizer.TextTokenizer({"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}, [])
+    model.encoder = min_dalle_models.DalleBartEncoder(text_vocab_count=8, text_token_count=64, **small).eval()
+    model.decoder = min_dalle_models.DalleBartDecoder(image_vocab_count=pretrained.REAL_CODEBOOK_SIZE, **small).eval()
+    model.detokenizer = min_dalle_models.VQGanDetokenizer().eval()
+    clip = pretrained.load_clip_vit_b32(weights=False)
+    drawing = pretrained.draw_real_dalle_mini("an avocado armchair", 1, model=model, clip=clip, seed=3)
+    assert len(drawing.pictures) == 1 and drawing.pictures[0].size == (256, 256)
+    assert drawing.scores.shape == (1,)
+    assert torch.is_grad_enabled()
