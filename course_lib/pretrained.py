@@ -139,7 +139,7 @@ def load_real_dalle_mini(*, mega: bool = False, device: str | torch.device | Non
     ``MinDalle.__init__`` calls the network even when its files are cached, so the internet is checked
     first (``downloads.online``, which honours ``HF_HUB_OFFLINE=1``) and, without it,
     ``downloads.OfflineError`` is raised with one sentence. The weights are cached under the course's
-    cache directory (``$COURSE_LIB_CACHE/min-dalle``); the first call downloads about 1.7 GB (mini).
+    cache directory (``$COURSE_LIB_CACHE/min-dalle``); the first call downloads about 2 GB (mini).
     """
     from .downloads import cache_dir, online
 
