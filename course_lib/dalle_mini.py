@@ -77,6 +77,12 @@ def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+# The draw defaults. Guidance 1 (none): on the shipped checkpoints, 30 seen and 30 held-out prompts, CLIP's
+# best of 16 was right 57% / 40% of the time at scale 1, 60% / 37% at 2, 40% / 27% at 3, 3% / 0% at 5
+# (oracle), and scale 1 skips the unconditional half of the batch, so it is also twice as fast.
+DEFAULT_SAMPLING = {"temperature": 1.0, "top_k": None, "guidance_scale": 1.0}
+
+
 def load_default(device: torch.device | str | None = None, **sampling) -> Pipeline:
     """The pipeline of the shipped checkpoints (``bart``, ``vqgan``, ``clip``), on ``device`` (CUDA
     when present). ``sampling`` sets temperature / top_k / guidance_scale."""
@@ -88,5 +94,4 @@ def load_default(device: torch.device | str | None = None, **sampling) -> Pipeli
                                   bart.TranslatorConfig).to(dev)
     tokenizer = vqgan.load_tokenizer().to(dev)
     ranker_model = checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig).to(dev)
-    defaults = {"temperature": 1.0, "top_k": None, "guidance_scale": 3.0}
-    return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**defaults, **sampling})
+    return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**DEFAULT_SAMPLING, **sampling})
