@@ -22,7 +22,6 @@ from course_lib import (autoencoder, bart, captions, checkpoints, clip, dalle_mi
 from .timing import Budget, generation_speed, seconds, training_speed
 
 CANDIDATES = 16  # pictures the pipeline draws per prompt; CLIP keeps the best (pipeline.best_of_16_*)
-GUIDANCE_SCALE = 3.0  # the pipeline's classifier-free guidance, the one dalle_mini.load_default uses
 PROMPT_SEED = 99  # the seed bart.train_shipped draws its measurement prompts with
 GALLERY = 100  # pictures among which CLIP retrieves each caption's own (clip.retrieval_r1)
 TRAIN_BATCHES = 4  # distinct batches the timed training steps cycle through
@@ -220,14 +219,14 @@ def _retrieval_r1(model: clip.ShapesCLIP, n: int, device: torch.device) -> float
 
 
 def measure_pipeline(ctx: Context) -> dict[str, float]:
-    """``dalle_mini.Pipeline`` with the shipped BART, VQ-GAN and CLIP, guidance ``GUIDANCE_SCALE``:
+    """``dalle_mini.Pipeline`` with the shipped BART, VQ-GAN and CLIP, sampling as ``dalle_mini.DEFAULT_SAMPLING``:
     per prompt ``CANDIDATES`` pictures. ``random_*``: oracle caption accuracy of one random candidate
     (the mean over all candidates); ``best_of_16_*``: of CLIP's first choice; ``oracle_best_of_16_*``:
     share of prompts with at least one right candidate; ``lift_*``: best-of-16 minus random."""
     translator, tokenizer = _translator(ctx)
     ranker = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig)
     pipeline = dalle_mini.Pipeline(translator, tokenizer, dalle_mini.clip_ranker(ranker),
-                                   guidance_scale=GUIDANCE_SCALE)
+                                   **dalle_mini.DEFAULT_SAMPLING)
     figures, drawn, elapsed = {}, 0, 0.0
     for split, tag in SPLIT_TAGS.items():
         for kind in shapes.KINDS:

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import torch
 
-from .downloads import hub_offline_error
+from .downloads import hub_offline_error, online
 
 CLIP_ARCHITECTURE, CLIP_WEIGHTS = "ViT-B-32", "laion2b_s34b_b79k"
 BART_BASE = "facebook/bart-base"
@@ -37,10 +37,18 @@ class RealClip:
     tokenizer: object  # list of str -> token ids (B, 77)
 
 
+def _require_internet(name: str) -> None:
+    """Fail at once offline: the hub clients otherwise retry for half a minute before giving up."""
+    if not online():
+        raise hub_offline_error(name)
+
+
 def load_clip_vit_b32(*, weights: bool = True, device: str | torch.device = "cpu") -> RealClip:
     """open_clip's ViT-B/32 with LAION-2B weights (or random weights with ``weights=False``)."""
     import open_clip
 
+    if weights:
+        _require_internet("clip-vit-b-32")
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
             CLIP_ARCHITECTURE, pretrained=CLIP_WEIGHTS if weights else None, device=device)
@@ -78,6 +86,7 @@ def load_bart_base(*, weights: bool = True):
 
     if not weights:
         return BartForConditionalGeneration(bart_base_config()).eval(), None
+    _require_internet("bart-base")
     try:
         model = BartForConditionalGeneration.from_pretrained(BART_BASE)
         tokenizer = AutoTokenizer.from_pretrained(BART_BASE)
@@ -141,7 +150,7 @@ def load_real_dalle_mini(*, mega: bool = False, device: str | torch.device | Non
     ``downloads.OfflineError`` is raised with one sentence. The weights are cached under the course's
     cache directory (``$COURSE_LIB_CACHE/min-dalle``); the first call downloads about 2 GB (mini).
     """
-    from .downloads import cache_dir, online
+    from .downloads import cache_dir
 
     if not online():
         raise hub_offline_error("dalle-mini")
