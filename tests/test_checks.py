@@ -7,8 +7,7 @@ import nbformat
 import pytest
 import torch
 
-from course_lib import bart, checks, clip, dalle_mini, shapes, student
-from course_lib.vqvae import VQVAE, VQVAEConfig
+from course_lib import checks, shapes, student
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
@@ -88,15 +87,6 @@ class _SceneTokenizer(torch.nn.Module):
 
     def decode(self, codes):
         return shapes.render([self.scene] * len(codes))
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    torch.manual_seed(0)
-    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
-    image_tokenizer = VQVAE(VQVAEConfig.preset("smoke", codebook_size=16)).eval()
-    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
-    return dalle_mini.Pipeline(translator, image_tokenizer, dalle_mini.clip_ranker(ranker))
 
 
 def test_pipeline_accuracy_of_a_swapped_tokenizer(pipeline, capsys):

@@ -6,18 +6,7 @@ import sys
 import pytest
 import torch
 
-from course_lib import bart, clip, dalle_mini
 from course_lib.captions import CaptionError
-from course_lib.vqvae import VQVAE, VQVAEConfig
-
-
-@pytest.fixture(scope="module")
-def pipeline():
-    torch.manual_seed(0)
-    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
-    image_tokenizer = VQVAE(VQVAEConfig.preset("smoke", codebook_size=16)).eval()
-    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
-    return dalle_mini.Pipeline(translator, image_tokenizer, dalle_mini.clip_ranker(ranker))
 
 
 def test_draw_returns_pictures_sorted_by_score(pipeline):
