@@ -8,6 +8,7 @@ current mode, a tqdm progress bar, the loss history and a callback every few ste
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -24,6 +25,41 @@ class Budget:
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"a budget needs at least one step, got {self.steps}")
+
+
+class CosineSchedule:
+    """Learning rate for a step/time ``Budget``: a linear warm-up, then a cosine decay to
+    ``final`` × the base rate, following whichever runs out first, the steps or the seconds.
+
+    Call ``step()`` after each optimiser step. Small steps at the end of training settle the weights
+    where a constant rate keeps them jittering (Loshchilov & Hutter, SGDR, 2017).
+    """
+
+    def __init__(self, optimizer, budget: Budget, *, warmup: float = 0.02, final: float = 0.1):
+        self.optimizer, self.budget, self.warmup, self.final = optimizer, budget, warmup, final
+        self.base = [group["lr"] for group in optimizer.param_groups]
+        self.done, self.start = 0, time.perf_counter()
+        self._apply()
+
+    def progress(self) -> float:
+        """Share of the budget spent, in [0, 1]."""
+        spent = self.done / self.budget.steps
+        if self.budget.seconds:
+            spent = max(spent, (time.perf_counter() - self.start) / self.budget.seconds)
+        return min(1.0, spent)
+
+    def factor(self) -> float:
+        p = self.progress()
+        ramp = min(1.0, (self.done + 1) / max(1.0, self.warmup * self.budget.steps))
+        return ramp * (self.final + (1 - self.final) * (1 + math.cos(math.pi * p)) / 2)
+
+    def step(self) -> None:
+        self.done += 1
+        self._apply()
+
+    def _apply(self) -> None:
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * self.factor()
 
 
 @dataclasses.dataclass
