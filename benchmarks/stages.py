@@ -193,10 +193,7 @@ def measure_clip(ctx: Context) -> dict[str, float]:
     n = ctx.budget.samples
     one = datasets.ShapesDataset(n, kind="one", seed=4321)
     images = one.images.to(ctx.device)
-    figures = {f"zeroshot_{attribute}": _mean(
-        guess == getattr(scene.objects[0], attribute)
-        for guess, scene in zip(clip.zero_shot_classify(model, images, attribute), one.scenes))
-        for attribute in ("color", "shape")}
+    figures = {f"zeroshot_{attribute}": clip.zero_shot_accuracy(model, one, attribute) for attribute in ("color", "shape")}
     figures["retrieval_r1"] = _retrieval_r1(model, n, ctx.device)
     elapsed, _ = seconds(torch.no_grad()(lambda: model.encode_image(images)))
     figures["encode_images_per_s"] = n / elapsed

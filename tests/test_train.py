@@ -86,3 +86,30 @@ def test_torchvision_sets_offline_say_so(tmp_path, monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     with pytest.raises(ConnectionError, match="could not download mnist"):
         datasets.torchvision_dataset("mnist", root=tmp_path)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_its_floor():
+    from course_lib.train import CosineSchedule
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = CosineSchedule(optimizer, Budget(steps=200), warmup=0.05, final=0.1)
+    rates = []
+    for _ in range(200):
+        rates.append(optimizer.param_groups[0]["lr"])
+        schedule.step()
+    assert rates[0] == pytest.approx(0.1)  # 1 of 10 warm-up steps
+    assert rates.index(max(rates)) == 9 and rates[9] > 0.99  # full rate after the warm-up
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:]))  # then only down
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)  # the floor at the budget's end
+
+
+def test_cosine_schedule_follows_the_clock_when_time_runs_out_first(monkeypatch):
+    from course_lib import train
+
+    clock = [0.0]
+    monkeypatch.setattr(train.time, "perf_counter", lambda: clock[0])
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = train.CosineSchedule(optimizer, Budget(steps=1000, seconds=10.0), warmup=0.0)
+    clock[0] = 5.0  # half the time gone after one step: half-way down the cosine
+    schedule.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.55)
