@@ -399,10 +399,11 @@ def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[st
     if isinstance(model, ConditionalVAE):
         prompts = [_captions.describe(s) for s in data.scenes]
         return {"caption_accuracy": oracle.caption_accuracy(model.generate(prompts, generator).cpu(), prompts)}
-    figures = {"agreement": oracle.agreement(data.images, model.reconstruct(data.images).cpu())}
+    images = data.images.to(next(model.parameters()).device)  # (n, 3, H, W) where the model is
+    figures = {"agreement": oracle.agreement(data.images, model.reconstruct(images).cpu())}
     if isinstance(model, VAE):
         figures["prior_validity"] = oracle.validity(model.sample(n, generator).cpu())
-    codes = encode_mean(model, data.images)
+    codes = encode_mean(model, images)
     if model.config.latent_dim == 2:
         figures["grid_validity"] = oracle.validity(latent_grid(model, codes)[1])
     else:
