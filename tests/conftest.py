@@ -22,13 +22,6 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="module")
 def pipeline():
     """The Dall·E Mini pipeline from tiny random-weight parts: fast, for testing its plumbing."""
-    import dataclasses
+    from course_lib import checks
 
-    from course_lib import bart, clip, dalle_mini
-    from course_lib.vqvae import VQVAE, VQVAEConfig
-
-    torch.manual_seed(0)
-    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
-    image_tokenizer = VQVAE(VQVAEConfig.preset("smoke", codebook_size=16)).eval()
-    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
-    return dalle_mini.Pipeline(translator, image_tokenizer, dalle_mini.clip_ranker(ranker))
+    return checks.tiny_pipeline()

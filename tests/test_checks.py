@@ -18,8 +18,17 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("02_text_conditional_gan", 1): ("plain_conditional_loss", "plain_conditional_loss"),
            ("02_text_conditional_gan", 2): ("attribute_accuracy", "attribute_accuracy"),
            ("05_vq_vae", 1): ("perplexity", "my_perplexity"),
-           ("06_vq_gan", 1): ("hinge_loss", "my_hinge")}
-PRELUDE = "import torch\nfrom course_lib import captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n"
+           ("06_vq_gan", 1): ("hinge_loss", "my_hinge"),
+           ("07_bart_translation", 1): ("top_k", "my_top_k"),
+           ("07_bart_translation", 2): ("next_code_probs", "my_next_code_probs"),
+           ("07_bart_translation", 3): ("decoder_inputs", "my_decoder_inputs"),
+           ("08_clip_ranking", 1): ("zero_shot", "my_zero_shot"),
+           ("08_clip_ranking", 2): ("rank_scores", "my_rank"),
+           ("08_clip_ranking", 3): ("relevance", "my_relevance"),
+           ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
+           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw")}
+PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\n"
+           "from course_lib import autoencoder, bart, captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
 
 
 def _exercise(notebook, number, stub):
