@@ -6,10 +6,9 @@ matplotlib backend and, for ``--device cpu``, no visible GPU.
 """
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
-from typing import Iterator
+
+from course_lib.kernels import execute
 
 from .timing import seconds
 
@@ -17,36 +16,15 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 TIMEOUT = 1800  # seconds one cell may run before the notebook counts as failed
 
 
-@contextlib.contextmanager
-def _environment(mode: str, device: str) -> Iterator[None]:
-    """Set the variables the kernel inherits, and put the old values back afterwards."""
-    changes = {"COURSE_MODE": mode, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(NOTEBOOK_DIR.parent), os.environ.get("PYTHONPATH")]))}
-    if device == "cpu":
-        changes["CUDA_VISIBLE_DEVICES"] = ""
-    saved = {name: os.environ.get(name) for name in changes}
-    os.environ.update(changes)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def time_notebook(path: Path, mode: str = "workshop", device: str = "cpu") -> float:
     """Seconds to execute notebook ``path`` top to bottom; raises nbclient's ``CellExecutionError`` on failure."""
     import nbformat
-    from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=TIMEOUT, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    with _environment(mode, device):
-        return seconds(client.execute)[0]
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if device == "cpu":
+        offline["CUDA_VISIBLE_DEVICES"] = ""  # no visible GPU
+    return seconds(lambda: execute(notebook, path.parent, mode=mode, timeout=TIMEOUT, **offline))[0]
 
 
 def time_notebooks(paths: list[Path], mode: str = "workshop", device: str = "cpu") -> tuple[dict[str, float], list[str]]:

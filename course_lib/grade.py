@@ -9,33 +9,15 @@ and an exercise passes when its check cell ran without an error. The answer is a
 """
 from __future__ import annotations
 
-import contextlib
 import csv
-import os
 from pathlib import Path
 
 import nbformat
 
+from .kernels import execute
 from .student import NOTEBOOKS_DIR, check_ids, exercises, mark_exercises
 
 FIELDS = ("student", "notebook", "exercise", "passed")
-
-
-@contextlib.contextmanager
-def _smoke_environment():
-    """COURSE_MODE=smoke for the kernels started inside, and this course_lib importable there."""
-    saved = {key: os.environ.get(key) for key in ("COURSE_MODE", "PYTHONPATH", "MPLBACKEND")}
-    package_root = str(Path(__file__).resolve().parent.parent)
-    os.environ.update(COURSE_MODE="smoke", MPLBACKEND="module://matplotlib_inline.backend_inline",
-                      PYTHONPATH=os.pathsep.join(filter(None, [package_root, saved["PYTHONPATH"]])))
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _ran_cleanly(cell) -> bool:
@@ -44,8 +26,6 @@ def _ran_cleanly(cell) -> bool:
 
 def grade_notebook(submission: str | Path, source: str | Path, timeout: int = 600) -> dict[str, bool]:
     """exercise id (``<notebook>-ex<k>``) -> passed, for one submitted notebook."""
-    from nbclient import NotebookClient
-
     submission, source = Path(submission), Path(source)
     reference = mark_exercises(nbformat.read(source, as_version=4), source.stem)
     nb = mark_exercises(nbformat.read(submission, as_version=4), source.stem)
@@ -53,9 +33,7 @@ def grade_notebook(submission: str | Path, source: str | Path, timeout: int = 60
     for grade_id, index in submitted_checks.items():
         if grade_id in reference_checks:
             nb.cells[index].source = reference.cells[reference_checks[grade_id]].source
-    with _smoke_environment():
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(submission.parent)}}).execute()
+    execute(nb, submission.parent, mode="smoke", timeout=timeout, allow_errors=True)
     results = {}
     for k in range(1, len(exercises(reference)) + 1):
         index = submitted_checks.get(f"{source.stem}-ex{k}-check")
