@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom from a clean kernel in smoke mode, and is committed without outputs."""
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,7 @@ def test_committed_without_outputs(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_in_smoke_mode(path, monkeypatch, tmp_path):
-    import nbformat
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("COURSE_MODE", "smoke")
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    monkeypatch.setenv("COURSE_LIB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(path.parent.parent),
-                                                                   os.environ.get("PYTHONPATH")])))
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    client.execute()  # raises CellExecutionError, naming the cell, on any error
+def test_runs_in_smoke_mode(path, smoke_run):
+    """Every cell runs, solutions included (one execution shared with test_student, see conftest.SmokeRun)."""
+    errors = smoke_run(path).errors()
+    assert not errors, f"{path.name}: " + "; ".join(f"cell {i} failed with {error}" for i, error in errors)

@@ -74,23 +74,17 @@ def test_exercise_cells_carry_nbgrader_metadata(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_runs_up_to_the_first_exercise_whose_check_fails_with_a_hint(path, edition, monkeypatch):
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(edition / path.name, as_version=4)
-    if not student.exercises(nb):
+def test_runs_up_to_the_first_exercise_whose_check_fails_with_a_hint(path, smoke_run):
+    """The student edition, run in smoke mode (one execution shared with test_notebooks, see
+    conftest.SmokeRun): no cell fails before the first exercise, whose check fails on the stub with
+    the check's hint."""
+    run = smoke_run(path)
+    if run.solution is None:
         pytest.skip("no exercises")
-    solution, check = student.exercises(nb)[0]
-    nb.cells = nb.cells[: check + 1]
-    monkeypatch.setenv("COURSE_MODE", "smoke")
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
-    errors = [i for i, c in enumerate(nb.cells[:solution]) if c.cell_type == "code"
-              and any(o.output_type == "error" for o in c.outputs)]
-    assert not errors, f"cells {errors} fail before the first exercise"
-    check_outputs = nb.cells[check].outputs
+    assert run.stub_check is not None, "the first exercise has no check cell"
+    errors = run.errors(range(run.solution))
+    assert not errors, f"cells fail before the first exercise: {errors}"
+    check_outputs = run.nb.cells[run.stub_check].outputs
     assert any(o.output_type == "error" for o in check_outputs), "the check passed on the stub"
-    if "checks." in nb.cells[check].source:
-        assert checks.NOT_DONE in "".join(o.get("text", "") for o in check_outputs)
+    assert "checks." in run.nb.cells[run.stub_check].source, "the first exercise's check calls no self-check"
+    assert checks.NOT_DONE in "".join(o.get("text", "") for o in check_outputs)
