@@ -637,10 +637,14 @@ def draw_by_hand(fn: Callable[..., tuple]) -> bool:
     the same as ``pipeline.draw(prompt, n, seed=seed)``: BART samples, the tokenizer decodes, the ranker sorts."""
     import dataclasses
 
-    # the tiny random parts draw black pictures that score alike; with a tokenizer that shows each code
-    # as the grey of its patch and a ranker by contrast, the pictures and their order both matter
-    pipeline = dataclasses.replace(tiny_pipeline(), image_tokenizer=_GreyPatches(),
-                                   ranker=lambda pictures, prompt: pictures.flatten(1).std(1))
+    from . import bart, dalle_mini
+
+    # a tiny random translator; tiny random tokenizer and CLIP would draw black pictures that score alike,
+    # so a tokenizer that shows each code as the grey of its patch and a ranker by contrast stand in
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
+    pipeline = dalle_mini.Pipeline(translator, _GreyPatches(), lambda pictures, prompt: pictures.flatten(1).std(1))
 
     def reference(pipeline, prompt, n, seed):
         drawing = pipeline.draw(prompt, n, seed=seed)

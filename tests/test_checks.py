@@ -15,10 +15,20 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("00_shapes_world", 2): ("scene_by_hand", "my_scene"),
            ("01_vanilla_gan", 1): ("saturating_generator_loss", "saturating_generator_loss"),
            ("01_vanilla_gan", 2): ("colour_shape_size_coverage", "colour_shape_size_coverage"),
+           ("01_vanilla_gan", 3): ("truncated_samples", "truncated_samples"),
            ("02_text_conditional_gan", 1): ("plain_conditional_loss", "plain_conditional_loss"),
            ("02_text_conditional_gan", 2): ("attribute_accuracy", "attribute_accuracy"),
+           ("02_text_conditional_gan", 3): ("shuffled_accuracy", "shuffled_accuracy"),
+           ("03_autoencoder", 1): ("interpolate", "interpolate"),
+           ("03_autoencoder", 2): ("grid_validity", "grid_validity"),
+           ("04_vae", 1): ("vae_loss", "vae_loss"),
+           ("04_vae", 2): ("sample_with_temperature", "sample_with_temperature"),
            ("05_vq_vae", 1): ("perplexity", "my_perplexity"),
+           ("05_vq_vae", 2): ("vq_layer", "my_vq"),
+           ("05_vq_vae", 3): ("token_budget", "my_token_budget"),
            ("06_vq_gan", 1): ("hinge_loss", "my_hinge"),
+           ("06_vq_gan", 2): ("adaptive_weight", "my_adaptive_weight"),
+           ("06_vq_gan", 3): ("round_trip", "my_round_trip"),
            ("07_bart_translation", 1): ("top_k", "my_top_k"),
            ("07_bart_translation", 2): ("next_code_probs", "my_next_code_probs"),
            ("07_bart_translation", 3): ("decoder_inputs", "my_decoder_inputs"),
@@ -120,3 +130,61 @@ def test_pipeline_part_hints_at_a_stub_or_a_wrong_shape(pipeline, capsys):
     flat_ranker = dataclasses.replace(pipeline, ranker=lambda pictures, prompt: pictures.mean((2, 3)))
     assert checks.pipeline_part(flat_ranker, ["a red disc"], n=2) is False
     assert "gave (2, 3); expected one score per picture (2,)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_exercise_has_a_self_check_proved_here(path):
+    """Each exercise's check cell starts with ``assert checks.NAME(fn), "see the hint above"``, for the
+    check and function CHECKED lists (so the two tests above cover it); every notebook has one."""
+    nb = nbformat.read(path, as_version=4)
+    found = student.exercises(nb)
+    assert found, f"{path.name} has no exercise with a self-check"
+    for number, (_solution, check) in enumerate(found, start=1):
+        assert (path.stem, number) in CHECKED, f"{path.stem} exercise {number} is not in CHECKED"
+        name, function = CHECKED[path.stem, number]
+        first_line = nb.cells[check].source.split("\n", 1)[0]
+        assert first_line == f'assert checks.{name}({function}), "see the hint above"', (path.stem, number, first_line)
+
+
+def test_the_readme_lists_every_check():
+    """The instructors' table in the README names each notebook's self-checks, in exercise order."""
+    rows = {line.split("|")[1].strip()[:2]: line.split("|")[2] for line in
+            (NOTEBOOKS.parent / "README.md").read_text().splitlines() if line.startswith("| 0") and "`" in line}
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        names = [CHECKED[key][0] for key in sorted(CHECKED) if key[0] == path.stem]
+        listed = [part.split("`")[1] for part in rows[path.stem[:2]].split(",") if "`" in part]
+        assert listed == names, (path.stem, listed, names)
+
+
+def test_a_vq_layer_without_the_straight_through_gradient_is_named(capsys):
+    def no_straight_through(z_e, codebook, beta):
+        b, d, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)
+        ids = torch.cdist(flat, codebook).argmin(1)
+        e = codebook[ids]
+        loss = (flat.detach() - e).pow(2).mean() + beta * (flat - e.detach()).pow(2).mean()
+        return e.view(b, h, w, d).permute(0, 3, 1, 2), ids.view(b, h, w), loss
+
+    assert checks.vq_layer(no_straight_through) is False
+    out = capsys.readouterr().out
+    assert "the gradient of z_q with respect to z_e is wrong" in out and "straight-through" in out
+
+
+def test_a_ranker_that_picks_the_wrong_picture_is_named(capsys):
+    assert checks.ranker(lambda pictures, prompt: pictures.sum((1, 2, 3))) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗ ranker: for 'a big red circle in the middle' it scored the pictures")
+    assert "expected 'a big red circle in the middle' strictly first" in out
+
+
+def test_a_pipeline_by_hand_that_forgets_to_sort_is_caught(capsys):
+    from course_lib import bart
+
+    def unsorted(pipeline, prompt, n, seed):
+        codes = bart.sample(pipeline.translator, [prompt] * n, temperature=pipeline.temperature, top_k=pipeline.top_k,
+                            guidance_scale=pipeline.guidance_scale, generator=torch.Generator().manual_seed(seed))
+        pictures = pipeline.image_tokenizer.decode(codes.view(n, 8, 8))
+        return pictures, pipeline.ranker(pictures, prompt)
+
+    assert checks.draw_by_hand(unsorted) is False
+    assert "✗ draw_by_hand: for a tiny random pipeline, 'a red circle', n=4, seed=0 it returned" in capsys.readouterr().out
