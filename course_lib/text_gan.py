@@ -107,7 +107,7 @@ class TextEncoder(nn.Module):
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         states, _ = self.gru(self.embed(ids))  # (B, L, phi_dim)
-        return states[torch.arange(len(ids)), lengths - 1]  # (B, phi_dim), padding ignored
+        return states[torch.arange(len(ids), device=ids.device), lengths - 1]  # (B, phi_dim), padding ignored
 
 
 def _projection(phi_dim: int, proj_dim: int) -> nn.Sequential:
@@ -130,7 +130,9 @@ class TextGAN(nn.Module):
 
     def phi(self, prompts: Sequence[str]) -> torch.Tensor:
         """φ(t) of each caption: (B, phi_dim)."""
-        return self.encoder(*tokenize(prompts))
+        device = self.encoder.embed.weight.device
+        ids, lengths = tokenize(prompts)
+        return self.encoder(ids.to(device), lengths.to(device))
 
     def generate(self, z: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
         """G(z, φ(t)): z (B, z_dim) and φ (B, phi_dim) -> pictures (B, 3, 32, 32) in [0, 1]."""
@@ -151,7 +153,7 @@ class TextGAN(nn.Module):
         was_training = self.training
         self.eval()
         phi = self.phi(prompts)
-        z = self.noise(len(prompts), seed) if z is None else z
+        z = (self.noise(len(prompts), seed) if z is None else z).to(phi.device)
         images = torch.cat([self.generate(zc, pc) for zc, pc in zip(z.split(500), phi.split(500))])
         self.train(was_training)
         return images
@@ -243,7 +245,7 @@ def evaluate(model: TextGAN, n: int = 1000, seed: int = 1) -> dict[str, float]:
     for split in ("train", "heldout"):
         ps = prompts(n, split, model.config.kind, seed)
         figures[f"accuracy_{'seen' if split == 'train' else 'heldout'}"] = oracle.caption_accuracy(
-            model.sample(ps, seed=seed), ps)
+            model.sample(ps, seed=seed).cpu(), ps)
     return figures
 
 

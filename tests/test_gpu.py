@@ -54,6 +54,8 @@ def test_text_gan_step():
     before = _snapshot(model)
     z = torch.randn(len(images), model.config.z_dim, device=CUDA)
     _assert_trained(model, before, text_gan.train_step(model, opt_g, opt_d, images, prompts, z))
+    figures = text_gan.evaluate(model, n=8)  # captions encoded and pictures drawn on the GPU
+    assert all(0 <= v <= 1 for v in figures.values())
 
 
 @pytest.mark.parametrize("name", ["ae", "vae", "cvae"])
