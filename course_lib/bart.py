@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import captions, text
-from .train import Budget
+from .train import Budget, CosineSchedule, fit
 
 
 @dataclasses.dataclass
@@ -229,7 +229,6 @@ def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, seed: int = 
     """Pre-train on caption denoising, then train translation caption -> image tokens, within the
     budget of ``mode``. Returns the translation's loss history."""
     from . import datasets
-    from .train import CosineSchedule, fit
 
     denoise_budget, translate_budget = BUDGETS[mode]
     data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=seed)

@@ -23,7 +23,7 @@ from torch import nn
 
 from . import captions, text
 from .shapes import COLOR_NAMES, SHAPES
-from .train import Budget
+from .train import Budget, CosineSchedule, fit
 
 SCORE_SCALE = 100.0  # relevance score = 100 × cosine similarity, as on the slide
 
@@ -165,7 +165,6 @@ def train_shipped(mode: str, out_dir: Path):
     """Train the preset of ``mode`` on ShapesWorld captions and save it as ``clip`` with its zero-shot
     accuracy on 1,000 one-object pictures."""
     from . import checkpoints, datasets, device
-    from .train import CosineSchedule, fit
 
     budget = TRAIN_BUDGETS[mode]
     config = PRESETS["tiny" if mode == "smoke" else mode]
