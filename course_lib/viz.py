@@ -29,14 +29,17 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, nr
     else:
         if len(titles) != len(images):
             raise ValueError(f"{len(images)} pictures but {len(titles)} titles")
+        titles = [_wrap(t) for t in titles]
+        lines = max(t.count("\n") + 1 for t in titles)  # room above each picture for its longest title
         cols = min(nrow, len(images))
         rows = (len(images) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(scale * 1.6 * cols, scale * 1.9 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(scale * 1.6 * cols, scale * (1.75 + 0.15 * lines) * rows),
+                                 squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
         for ax, image, title in zip(axes.flat, images, titles):
             ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.set_title(_wrap(title), fontsize=7)
+            ax.set_title(title, fontsize=7)
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
