@@ -16,6 +16,16 @@ The networks follow DCGAN (Radford et al., 2016): strided (transposed) convoluti
 ReLU in G and LeakyReLU in D, a tanh output. Pictures go in and out in [0, 1] as everywhere in the
 course; G maps its tanh output there and D maps [0, 1] back to [-1, 1] first.
 ``Generator`` and ``Discriminator`` take an optional condition, which ``course_lib.text_gan`` uses.
+
+Two stabilisers keep this small game from collapsing onto a few pictures (notebook 01, "Mode
+collapse"; figures in benchmarks/results/gan_experiments.md):
+
+- **Packing** (PacGAN, Lin et al. 2018): D judges ``pack`` pictures at once, stacked along the
+  channels. A G that draws the same picture twice makes packs no real pack looks like, so D can
+  punish the lack of variety that a one-picture D cannot see.
+- **Instance noise** (Sønderby et al. 2017; Arjovsky & Bottou 2017): every picture D sees, real or
+  fake, gets Gaussian noise that fades to zero over training (``InstanceNoise``). Early on it hides
+  the fine details G cannot draw yet, so D cannot win on those alone and must judge the shapes.
 """
 from __future__ import annotations
 
@@ -31,7 +41,7 @@ from torch import nn
 from . import checkpoints, oracle
 from .datasets import ShapesDataset, loader
 from .shapes import all_one_object_scenes
-from .train import Budget, History, fit
+from .train import Budget, BudgetClock, History, fit
 
 BASE_SIZE = 4  # G starts and D ends at 4×4 feature maps; three ×2 steps reach 32×32
 
@@ -48,14 +58,16 @@ class GANConfig:
     steps: int = 1500  # optimiser steps (one D step and one G step each)
     seconds: float | None = None  # stop earlier when training has run this long
     n_train: int = 10_000  # one-object ShapesWorld scenes (train split) to learn from
+    pack: int = 1  # PacGAN: D judges this many pictures at once (1 = the plain DCGAN discriminator)
+    instance_noise: float = 0.0  # starting std of the noise on D's inputs, fading to 0 (``InstanceNoise``)
     seed: int = 0  # seeds the weights, the data and the noise
 
 
 PRESETS = {
-    "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16),  # unit tests
-    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256),  # seconds, for CI
-    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150),  # minutes on a laptop CPU
-    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=840),  # the shipped checkpoint
+    "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16, pack=2, instance_noise=0.3),  # tests
+    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256, pack=2, instance_noise=0.3),  # CI
+    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150, pack=2, instance_noise=0.3),  # laptop
+    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=1200, pack=2, instance_noise=0.3),  # shipped
 }
 
 
@@ -98,18 +110,23 @@ def _down(c_in: int, c_out: int, norm: bool = True) -> nn.Sequential:
 
 
 class Discriminator(nn.Module):
-    """Picture (B, 3, 32, 32) in [0, 1] -> one logit per picture (B,): high means "real".
+    """Pictures (B, 3, 32, 32) in [0, 1] -> one logit per pack of ``pack`` pictures (B / pack,):
+    high means "real". With the default ``pack=1`` that is one logit per picture.
 
     With ``cond_dim`` > 0 it also takes a condition vector (B, cond_dim), replicated over the 4×4
     feature map and depth-concatenated with it, then a 1×1 convolution and ReLU, as in Reed et al.
     (2016, section 4.1); without, the 4×4 features go straight to the final 4×4 convolution.
+    ``noise_std``: instance noise added to the pictures in training mode (set by ``InstanceNoise``).
     """
 
-    def __init__(self, width: int, cond_dim: int = 0):
+    def __init__(self, width: int, cond_dim: int = 0, pack: int = 1):
         super().__init__()
+        if cond_dim and pack > 1:
+            raise ValueError("a conditional discriminator judges one (picture, condition) pair at a time: use pack=1")
         top = 4 * width
+        self.pack, self.noise_std = pack, 0.0
         self.features = nn.Sequential(
-            _down(3, width, norm=False),  # (B, 3, 32, 32) -> (B, w, 16, 16); no norm on the input layer
+            _down(3 * pack, width, norm=False),  # (B/pack, 3·pack, 32, 32) -> (·, w, 16, 16); no norm here
             _down(width, 2 * width),  # -> (B, 2w, 8, 8)
             _down(2 * width, top))  # -> (B, 4w, 4, 4)
         self.cond_dim = cond_dim
@@ -118,11 +135,17 @@ class Discriminator(nn.Module):
         self.score = nn.Conv2d(top, 1, BASE_SIZE)  # (B, 4w, 4, 4) -> (B, 1, 1, 1)
 
     def forward(self, images: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(images * 2 - 1)  # (B, 4w, 4, 4)
+        if self.training and self.noise_std:
+            images = images + self.noise_std * torch.randn_like(images)
+        if len(images) % self.pack:
+            raise ValueError(f"the discriminator judges packs of {self.pack} pictures; "
+                             f"give it a multiple of {self.pack}, not {len(images)}")
+        packs = images.reshape(len(images) // self.pack, 3 * self.pack, *images.shape[2:])  # (B/pack, 3·pack, H, W)
+        h = self.features(packs * 2 - 1)  # (B/pack, 4w, 4, 4)
         if self.cond_dim:
             tiled = cond[:, :, None, None].expand(-1, -1, BASE_SIZE, BASE_SIZE)  # (B, cond, 4, 4)
             h = self.fuse(torch.cat([h, tiled], 1))  # depth concatenation -> (B, 4w, 4, 4)
-        return self.score(h).flatten()  # (B,)
+        return self.score(h).flatten()  # (B / pack,)
 
 
 def init_weights(module: nn.Module) -> None:
@@ -145,7 +168,7 @@ class GAN(nn.Module):
         self.config = config
         torch.manual_seed(config.seed)
         self.generator = Generator(config.z_dim, config.width)
-        self.discriminator = Discriminator(config.width)
+        self.discriminator = Discriminator(config.width, pack=config.pack)
         init_weights(self)
 
     def noise(self, n: int, seed: int | None = None) -> torch.Tensor:
@@ -165,6 +188,25 @@ class GAN(nn.Module):
 
 
 # ---------------------------------------------------------------- the minimax game
+
+class InstanceNoise:
+    """Sets D's instance noise over training: ``sigma`` at the start, falling linearly to 0 when
+    ``until`` of the budget (steps or seconds, whichever runs out first) is spent. Call ``step()``
+    after each round of the game. The last stretch of training is noise-free, so G's final pictures
+    are judged as they are."""
+
+    def __init__(self, discriminator: Discriminator, sigma: float, budget: Budget, until: float = 0.8):
+        self.discriminator, self.sigma, self.until = discriminator, sigma, until
+        self.clock = BudgetClock(budget)
+        self._apply()
+
+    def step(self) -> None:
+        self.clock.tick()
+        self._apply()
+
+    def _apply(self) -> None:
+        self.discriminator.noise_std = self.sigma * max(0.0, 1 - self.clock.progress() / self.until)
+
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """D's loss, -[log D(x) + log(1 - D(G(z)))]: binary cross-entropy with real → 1, fake → 0."""
@@ -203,14 +245,18 @@ def train_step(model: GAN, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) ->
 
 
 def make_step(model: GAN, config: GANConfig) -> Callable[[tuple], dict[str, float]]:
-    """``step(batch)`` for ``train.fit``: draws seeded noise and plays one round of the game."""
+    """``step(batch)`` for ``train.fit``: draws seeded noise, plays one round of the game and lowers
+    D's instance noise."""
     opt_g, opt_d = optimizers(model, config)
     noise = torch.Generator().manual_seed(config.seed)
+    instance_noise = InstanceNoise(model.discriminator, config.instance_noise, Budget(config.steps, config.seconds))
 
     def step(batch):
         real = batch[0]
-        z = torch.randn(len(real), config.z_dim, generator=noise)
-        return train_step(model, opt_g, opt_d, real, z)
+        z = torch.randn(len(real), config.z_dim, generator=noise).to(real.device)
+        losses = train_step(model, opt_g, opt_d, real, z)
+        instance_noise.step()
+        return losses
 
     return step
 

@@ -27,6 +27,28 @@ class Budget:
             raise ValueError(f"a budget needs at least one step, got {self.steps}")
 
 
+class BudgetClock:
+    """How much of a step/time ``Budget`` is spent: call ``tick()`` after each step, read ``progress()``.
+
+    Schedules that change over training (a learning rate, the noise a GAN's discriminator sees) follow
+    this share rather than the step count alone, so they still finish on a machine slow enough that the
+    seconds run out first.
+    """
+
+    def __init__(self, budget: Budget):
+        self.budget, self.done, self.start = budget, 0, time.perf_counter()
+
+    def tick(self) -> None:
+        self.done += 1
+
+    def progress(self) -> float:
+        """Share of the budget spent, in [0, 1]: of the steps or of the seconds, whichever is further."""
+        spent = self.done / self.budget.steps
+        if self.budget.seconds:
+            spent = max(spent, (time.perf_counter() - self.start) / self.budget.seconds)
+        return min(1.0, spent)
+
+
 class CosineSchedule:
     """Learning rate for a step/time ``Budget``: a linear warm-up, then a cosine decay to
     ``final`` × the base rate, following whichever runs out first, the steps or the seconds.
@@ -36,25 +58,22 @@ class CosineSchedule:
     """
 
     def __init__(self, optimizer, budget: Budget, *, warmup: float = 0.02, final: float = 0.1):
-        self.optimizer, self.budget, self.warmup, self.final = optimizer, budget, warmup, final
+        self.optimizer, self.warmup, self.final = optimizer, warmup, final
+        self.clock = BudgetClock(budget)
         self.base = [group["lr"] for group in optimizer.param_groups]
-        self.done, self.start = 0, time.perf_counter()
         self._apply()
 
     def progress(self) -> float:
         """Share of the budget spent, in [0, 1]."""
-        spent = self.done / self.budget.steps
-        if self.budget.seconds:
-            spent = max(spent, (time.perf_counter() - self.start) / self.budget.seconds)
-        return min(1.0, spent)
+        return self.clock.progress()
 
     def factor(self) -> float:
         p = self.progress()
-        ramp = min(1.0, (self.done + 1) / max(1.0, self.warmup * self.budget.steps))
+        ramp = min(1.0, (self.clock.done + 1) / max(1.0, self.warmup * self.clock.budget.steps))
         return ramp * (self.final + (1 - self.final) * (1 + math.cos(math.pi * p)) / 2)
 
     def step(self) -> None:
-        self.done += 1
+        self.clock.tick()
         self._apply()
 
     def _apply(self) -> None:

@@ -18,8 +18,36 @@ def test_shapes_and_range(tiny):
     images = model.generator(z)
     assert images.shape == (3, 3, 32, 32)
     assert 0 <= images.min() and images.max() <= 1
-    assert model.discriminator(images).shape == (3,)
     assert model.sample(5).shape == (5, 3, 32, 32)
+    assert tiny.pack == 2 and model.discriminator(torch.rand(4, 3, 32, 32)).shape == (2,)  # one logit per pack
+    assert gan.Discriminator(width=4).eval()(images).shape == (3,)  # unpacked: one logit per picture
+
+
+def test_packed_discriminator_judges_the_pictures_together():
+    D = gan.Discriminator(width=4, pack=2).eval()
+    a, b, c = torch.rand(3, 1, 3, 32, 32)
+    assert not torch.allclose(D(torch.cat([a, b])), D(torch.cat([a, c])))  # the partner changes the verdict
+    with pytest.raises(ValueError, match="multiple of 2"):
+        D(torch.rand(3, 3, 32, 32))
+    with pytest.raises(ValueError, match="pack=1"):
+        gan.Discriminator(width=4, cond_dim=3, pack=2)
+
+
+def test_instance_noise_only_in_training_and_fades_to_zero():
+    D = gan.Discriminator(width=4)
+    noise = gan.InstanceNoise(D, 0.3, gan.Budget(steps=10), until=0.8)
+    images = torch.rand(2, 3, 32, 32)
+    assert D.noise_std == pytest.approx(0.3)
+    D.train()
+    assert not torch.equal(D(images), D(images))  # a fresh draw of noise each time
+    D.eval()
+    assert torch.equal(D(images), D(images))  # never at evaluation time
+    for _ in range(4):
+        noise.step()
+    assert D.noise_std == pytest.approx(0.3 * (1 - 0.4 / 0.8))
+    for _ in range(4):
+        noise.step()
+    assert D.noise_std == 0.0  # noise-free from 80% of the budget on
 
 
 def test_conditional_discriminator_uses_the_condition():
@@ -67,6 +95,7 @@ def test_discriminator_step_leaves_generator_alone(tiny):
 def test_deterministic_under_a_seed(tiny):
     data = [(torch.rand(3, 32, 32), "x") for _ in range(8)]
     runs = [gan.train(tiny, data=data, progress=False)[0] for _ in range(2)]
+    assert runs[0].discriminator.noise_std == 0.0  # the noise has faded by the end of the budget
     assert torch.equal(runs[0].sample(4, seed=3), runs[1].sample(4, seed=3))
     assert not torch.equal(runs[0].sample(4, seed=3), runs[0].sample(4, seed=4))
 
