@@ -98,6 +98,17 @@ def test_deterministic_under_a_seed(tiny):
     assert torch.equal(runs[0].sample(PROMPTS, seed=3), runs[1].sample(PROMPTS, seed=3))
 
 
+def test_training_fades_the_instance_noise(tiny):
+    data = [(torch.rand(3, 32, 32), p) for p in PROMPTS * 2]
+    model = text_gan.TextGAN(tiny).train()
+    step = text_gan.make_step(model, tiny)
+    assert tiny.instance_noise > 0 and model.discriminator.noise_std == pytest.approx(tiny.instance_noise)
+    step((torch.stack([d[0] for d in data[:4]]), [d[1] for d in data[:4]]))
+    assert 0 < model.discriminator.noise_std < tiny.instance_noise  # after one step of two: lower, not yet off
+    step((torch.stack([d[0] for d in data[:4]]), [d[1] for d in data[:4]]))
+    assert model.discriminator.noise_std == 0.0
+
+
 def test_prompts_and_evaluate(tiny):
     seen, heldout = text_gan.prompts(20, "train"), text_gan.prompts(20, "heldout")
     assert len(seen) == 20 and all(captions.parse(p) for p in seen)
