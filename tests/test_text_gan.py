@@ -99,13 +99,13 @@ def test_deterministic_under_a_seed(tiny):
 
 
 def test_training_fades_the_instance_noise(tiny):
-    data = [(torch.rand(3, 32, 32), p) for p in PROMPTS * 2]
+    batch = (torch.rand(4, 3, 32, 32), PROMPTS[:4])
     model = text_gan.TextGAN(tiny).train()
     step = text_gan.make_step(model, tiny)
     assert tiny.instance_noise > 0 and model.discriminator.noise_std == pytest.approx(tiny.instance_noise)
-    step((torch.stack([d[0] for d in data[:4]]), [d[1] for d in data[:4]]))
+    step(batch)
     assert 0 < model.discriminator.noise_std < tiny.instance_noise  # after one step of two: lower, not yet off
-    step((torch.stack([d[0] for d in data[:4]]), [d[1] for d in data[:4]]))
+    step(batch)
     assert model.discriminator.noise_std == 0.0
 
 
