@@ -34,7 +34,7 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, nr
         cols = min(nrow, len(images))
         rows = (len(images) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(scale * 1.6 * cols, scale * (1.75 + 0.15 * lines) * rows),
-                                 squeeze=False)
+                                 squeeze=False, layout="constrained")  # keeps titles clear of the suptitle
         for ax in axes.flat:
             ax.axis("off")
         for ax, image, title in zip(axes.flat, images, titles):
@@ -42,7 +42,8 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, nr
             ax.set_title(title, fontsize=7)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
+    if titles is None:
+        fig.tight_layout()
     return fig
 
 
