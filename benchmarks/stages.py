@@ -156,17 +156,21 @@ def _translator(ctx: Context) -> tuple[bart.CaptionToImageBart, vqgan.VQGAN]:
 
 
 def measure_bart(ctx: Context) -> dict[str, float]:
-    """``bart.caption_accuracy`` of one sample per prompt (no guidance, temperature 1) per split and
-    scene kind, and their means; sampling speed (tokens + VQ-GAN decode); translation training speed."""
+    """``bart.caption_accuracy`` of one sample per prompt per split and scene kind, and their means:
+    ``caption_acc_*`` sampled as ``bart.DEFAULT_SAMPLING``, ``t1_caption_acc_*`` at temperature 1 (the
+    model's own distribution, what ``train bart`` records); sampling speed (tokens + VQ-GAN decode);
+    translation training speed."""
     model, tokenizer = _translator(ctx)
     n = ctx.budget.prompts
     figures = {}
-    for split, tag in SPLIT_TAGS.items():
-        for kind in shapes.KINDS:
-            figures[f"caption_acc_{tag}_{kind}"] = bart.caption_accuracy(model, tokenizer, prompts(n, split, kind))
-        figures[f"caption_acc_{tag}"] = _mean(figures[f"caption_acc_{tag}_{kind}"] for kind in shapes.KINDS)
+    for prefix, sampling in (("", bart.DEFAULT_SAMPLING), ("t1_", {"temperature": 1.0})):
+        for split, tag in SPLIT_TAGS.items():
+            name = f"{prefix}caption_acc_{tag}"
+            for kind in shapes.KINDS:
+                figures[f"{name}_{kind}"] = bart.caption_accuracy(model, tokenizer, prompts(n, split, kind), **sampling)
+            figures[name] = _mean(figures[f"{name}_{kind}"] for kind in shapes.KINDS)
     seen, side = prompts(n, "train", "two"), int(model.config.image_tokens ** 0.5)
-    figures |= generation_speed(lambda: tokenizer.decode(bart.sample(model, seen).view(n, side, side)), n)
+    figures |= generation_speed(lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side)), n)
 
     batch_size = 64
     data = datasets.ShapesDataset(TRAIN_BATCHES * batch_size, kind="mixed")
@@ -216,14 +220,14 @@ def _retrieval_r1(model: clip.ShapesCLIP, n: int, device: torch.device) -> float
 
 
 def measure_pipeline(ctx: Context) -> dict[str, float]:
-    """``dalle_mini.Pipeline`` with the shipped BART, VQ-GAN and CLIP, sampling as ``dalle_mini.DEFAULT_SAMPLING``:
+    """``dalle_mini.Pipeline`` with the shipped BART, VQ-GAN and CLIP, sampling as ``bart.DEFAULT_SAMPLING``:
     per prompt ``CANDIDATES`` pictures. ``random_*``: oracle caption accuracy of one random candidate
     (the mean over all candidates); ``best_of_16_*``: of CLIP's first choice; ``oracle_best_of_16_*``:
     share of prompts with at least one right candidate; ``lift_*``: best-of-16 minus random."""
     translator, tokenizer = _translator(ctx)
     ranker = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig)
     pipeline = dalle_mini.Pipeline(translator, tokenizer, dalle_mini.clip_ranker(ranker),
-                                   **dalle_mini.DEFAULT_SAMPLING)
+                                   **bart.DEFAULT_SAMPLING)
     figures, drawn, elapsed = {}, 0, 0.0
     for split, tag in SPLIT_TAGS.items():
         for kind in shapes.KINDS:

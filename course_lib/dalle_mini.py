@@ -46,9 +46,9 @@ class Pipeline:
     translator: bart.CaptionToImageBart
     image_tokenizer: torch.nn.Module  # has decode(codes (N, 8, 8)) -> pictures (N, 3, 32, 32)
     ranker: Ranker
-    temperature: float = 1.0
-    top_k: int | None = None
-    guidance_scale: float = 1.0
+    temperature: float = bart.DEFAULT_SAMPLING["temperature"]
+    top_k: int | None = bart.DEFAULT_SAMPLING["top_k"]
+    guidance_scale: float = bart.DEFAULT_SAMPLING["guidance_scale"]
 
     @torch.no_grad()
     def draw(self, prompt: str, n: int = 16, *, seed: int = 0, batch_size: int = 64) -> Drawing:
@@ -77,17 +77,9 @@ def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-# The draw defaults. Guidance 1 (none): on the first shipped checkpoints, 30 seen and 30 held-out prompts, CLIP's
-# best of 16 was right 57% / 40% of the time at scale 1, 60% / 37% at 2, 40% / 27% at 3, 3% / 0% at 5
-# (oracle), and scale 1 skips the unconditional half of the batch, so it is also twice as fast. Temperature 1:
-# on the retrained translator (25 prompts per kind and split) temperatures 1, 0.7 and 0.5 gave best-of-16
-# 96% / 88% / 96% on seen prompts and 40% / 50% / 44% held-out, no clear winner, and 1 samples the model as trained.
-DEFAULT_SAMPLING = {"temperature": 1.0, "top_k": None, "guidance_scale": 1.0}
-
-
 def load_default(device: torch.device | str | None = None, **sampling) -> Pipeline:
     """The pipeline of the shipped checkpoints (``bart``, ``vqgan``, ``clip``), on ``device`` (CUDA
-    when present). ``sampling`` sets temperature / top_k / guidance_scale."""
+    when present). ``sampling`` sets temperature / top_k / guidance_scale (default ``bart.DEFAULT_SAMPLING``)."""
     from . import checkpoints, vqgan
     from . import device as pick_device
 
@@ -96,4 +88,4 @@ def load_default(device: torch.device | str | None = None, **sampling) -> Pipeli
                                   bart.TranslatorConfig).to(dev)
     tokenizer = vqgan.load_tokenizer().to(dev)
     ranker_model = checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig).to(dev)
-    return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**DEFAULT_SAMPLING, **sampling})
+    return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})
