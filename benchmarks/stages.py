@@ -170,7 +170,8 @@ def measure_bart(ctx: Context) -> dict[str, float]:
                 figures[f"{name}_{kind}"] = bart.caption_accuracy(model, tokenizer, prompts(n, split, kind), **sampling)
             figures[name] = _mean(figures[f"{name}_{kind}"] for kind in shapes.KINDS)
     seen, side = prompts(n, "train", "two"), int(model.config.image_tokens ** 0.5)
-    figures |= generation_speed(lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side)), n)
+    draw = lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side))
+    figures |= generation_speed(draw, n)
 
     batch_size = 64
     data = datasets.ShapesDataset(TRAIN_BATCHES * batch_size, kind="mixed")

@@ -167,6 +167,7 @@ def fill_masks(model: CaptionToImageBart, corrupted: Sequence[str], max_words: i
 # unconditional half of the batch.
 DEFAULT_SAMPLING = {"temperature": 0.7, "top_k": None, "guidance_scale": 1.0}
 
+
 def guide(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:
     """Classifier-free guidance ("super conditioning"): uncond + scale · (cond - uncond)."""
     return uncond + scale * (cond - uncond)
@@ -222,7 +223,7 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
 BUDGETS = {  # (denoising, translation) budgets; translation is what the time goes to
     "smoke": (Budget(10), Budget(20)),
     "workshop": (Budget(100, 20), Budget(2000, 150)),
-    "full": (Budget(500, 90), Budget(10000, 6000)),  # ~80 min on one CPU core
+    "full": (Budget(500, 90), Budget(10000, 6000)),  # ~50 min on a 2-core CPU
 }
 TRAIN_SCENES = {"smoke": 256, "workshop": 20000, "full": 100000}
 LEARNING_RATE = 1e-3  # AdamW's peak rate; small transformers like this one train well this high
