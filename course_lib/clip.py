@@ -52,6 +52,15 @@ PRESETS = {
 }
 
 
+def tokenize(tokenizer, prompts: Sequence[str], context_length: int) -> torch.Tensor:
+    """Checked prompts -> token ids (B, context_length).
+
+    open_clip's text tower adds its positional embedding over the full context, so captions are
+    padded to that length; the causal mask keeps the padding after ``</s>`` out of the pooled feature."""
+    ids, _ = text.encode(tokenizer, list(prompts), max_length=context_length)
+    return F.pad(ids, (0, context_length - ids.shape[1]), value=tokenizer.pad_token_id)
+
+
 class ShapesCLIP(nn.Module):
     """open_clip's ``CLIP`` sized for 32×32 ShapesWorld pictures and the caption tokenizer."""
 
@@ -73,13 +82,8 @@ class ShapesCLIP(nn.Module):
         self.tokenizer = tokenizer
 
     def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
-        """Checked prompts -> token ids (B, context_length) on the model's device.
-
-        open_clip's CLIP adds its positional embedding over the full context, so captions are padded
-        to that length; the causal mask keeps the padding after ``</s>`` out of the pooled feature."""
-        ids, _ = text.encode(self.tokenizer, list(prompts), max_length=self.config.context_length)
-        ids = F.pad(ids, (0, self.config.context_length - ids.shape[1]), value=self.tokenizer.pad_token_id)
-        return ids.to(self.clip.logit_scale.device)
+        """Checked prompts -> token ids (B, context_length) on the model's device."""
+        return tokenize(self.tokenizer, prompts, self.config.context_length).to(self.clip.logit_scale.device)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, 32, 32) pictures in [0, 1] -> unit-length embeddings (B, D)."""
@@ -92,6 +96,37 @@ class ShapesCLIP(nn.Module):
     def forward(self, images: torch.Tensor, prompts: Sequence[str]):
         """What ``ClipLoss`` takes: image features, text features and the learned temperature."""
         return self.encode_image(images), self.encode_text(prompts), self.clip.logit_scale.exp()
+
+
+class CaptionEncoder(nn.Module):
+    """The text half of ``ShapesCLIP`` on its own: prompts -> unit-length embeddings (B, embed_dim).
+
+    It is open_clip's ``TextTransformer``, built as ``CLIP`` builds its text tower, so the text
+    weights of a trained ShapesCLIP fit it (``copy_from``). Other models borrow it as a caption
+    encoder that already knows what captions say: GAN-CLS's φ(t) in ``text_gan``, as Reed et al.
+    (2016) pre-trained theirs on pairs of pictures and descriptions."""
+
+    def __init__(self, config: ClipConfig):
+        super().__init__()
+        from open_clip.transformer import TextTransformer
+
+        self.tokenizer = text.load_tokenizer()
+        self.config = dataclasses.replace(config, vocab_size=config.vocab_size or len(self.tokenizer))
+        self.tower = TextTransformer(
+            context_length=config.context_length, vocab_size=self.config.vocab_size, width=config.text_width,
+            heads=config.text_heads, layers=config.text_layers, output_dim=config.embed_dim,
+            pad_id=self.tokenizer.pad_token_id, eos_id=self.tokenizer.eos_token_id, pool_type="eos")
+
+    def forward(self, prompts: Sequence[str]) -> torch.Tensor:
+        ids = tokenize(self.tokenizer, prompts, self.config.context_length)
+        return F.normalize(self.tower(ids.to(self.tower.positional_embedding.device)), dim=-1)
+
+    def copy_from(self, model: ShapesCLIP) -> "CaptionEncoder":
+        """Take the text weights of a trained ShapesCLIP (its configs must agree on the text sizes)."""
+        weights = {name.removeprefix("clip."): value for name, value in model.state_dict().items()}
+        self.tower.load_state_dict({name: value for name, value in weights.items()  # all but the vision
+                                    if not name.startswith(("visual.", "logit_"))})  # tower and temperature
+        return self
 
 
 def contrastive_loss(image_features: torch.Tensor, text_features: torch.Tensor,

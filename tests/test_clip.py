@@ -58,6 +58,21 @@ def test_unknown_words_are_refused(model):
         model.encode_text(["a pink elephant"])
 
 
+def test_caption_encoder_is_clips_text_half(model):
+    prompts = ["a red circle above a blue square", "a blue square above a red circle", "top left : a box"]
+    encoder = clip.CaptionEncoder(model.config)
+    with torch.no_grad():
+        assert not torch.allclose(encoder(prompts), model.encode_text(prompts))  # fresh: random weights
+        encoder.copy_from(model)
+        same = encoder(prompts)
+    assert torch.allclose(same, model.encode_text(prompts), atol=1e-6)
+    assert not torch.allclose(same[0], same[1])  # same words, another order: another embedding
+    with pytest.raises(UnknownWordError):
+        encoder(["a red unicorn"])
+    with pytest.raises(RuntimeError):  # text sizes that do not agree are refused, not half copied
+        clip.CaptionEncoder(clip.PRESETS["workshop"]).copy_from(model)
+
+
 def test_training_lowers_the_contrastive_loss():
     torch.manual_seed(0)
     model = clip.ShapesCLIP(clip.PRESETS["tiny"])

@@ -1,11 +1,11 @@
-"""course_lib.text_gan: tokenizer, shapes, the three-pair loss, gradient flow, determinism."""
+"""course_lib.text_gan: the text encoder, shapes, the three-pair loss, gradient flow, determinism."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import captions, text_gan
+from course_lib import captions, checkpoints, clip, text_gan
 
 
 @pytest.fixture
@@ -17,13 +17,22 @@ PROMPTS = ["a big red circle in the middle", "top left : a small blue box",
            "a red circle above a blue square", "a blue square above a red circle"]
 
 
-def test_tokenize_pads_and_rejects_unknown_words():
-    ids, lengths = text_gan.tokenize(PROMPTS[:2])
-    assert ids.shape == (2, 7) and lengths.tolist() == [7, 7]
-    ids, lengths = text_gan.tokenize(["a red circle", "a big red circle in the middle"])
-    assert lengths.tolist() == [3, 7] and ids[0, 3:].eq(text_gan.PAD).all()
+def test_phi_rejects_unknown_words(tiny):
+    model = text_gan.TextGAN(tiny)
     with pytest.raises(captions.CaptionError, match="unicorn"):
-        text_gan.tokenize(["a red unicorn"])
+        model.phi(["a red unicorn"])
+
+
+def test_build_starts_phi_from_the_shipped_clip():
+    config = text_gan.preset("smoke")
+    assert config.pretrained_text
+    model = text_gan.build(config)
+    shipped = checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig).eval()
+    with torch.no_grad():
+        assert torch.allclose(model.encoder(PROMPTS), shipped.encode_text(PROMPTS), atol=1e-6)
+    phi = model.phi(PROMPTS)  # unit vectors scaled by √phi_dim
+    assert torch.allclose(phi.norm(dim=1), torch.full((4,), config.phi_dim ** 0.5))
+    assert not torch.allclose(text_gan.TextGAN(config).phi(PROMPTS), phi)  # a plain TextGAN is random
 
 
 def test_encoder_ignores_padding_and_reads_word_order(tiny):
@@ -77,18 +86,18 @@ def test_three_pair_loss_is_the_sum_of_its_pairs():
     assert torch.allclose(text_gan.discriminator_loss(*s), parts)
 
 
-def test_step_trains_everything_and_encoder_only_through_d(tiny):
+def test_step_trains_both_players_and_leaves_the_encoder_frozen(tiny):
     model = text_gan.TextGAN(tiny).train()
     opt_g, opt_d = text_gan.optimizers(model, tiny)
-    n_params = sum(len(g["params"]) for opt in (opt_g, opt_d) for g in opt.param_groups)
-    assert n_params == len(list(model.parameters()))  # every parameter belongs to one player
+    players = {id(p) for opt in (opt_g, opt_d) for g in opt.param_groups for p in g["params"]}
+    names = {n for n, _ in model.named_parameters()}
+    encoder = {n for n in names if n.startswith("encoder.")}
+    assert encoder and players == {id(p) for n, p in model.named_parameters() if n not in encoder}
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     losses = text_gan.train_step(model, opt_g, opt_d, torch.rand(4, 3, 32, 32), PROMPTS, model.noise(4, 0))
     assert set(losses) == {"D", "G"} and all(math.isfinite(v) for v in losses.values())
     moved = {n for n, p in model.named_parameters() if not torch.equal(before[n], p)}
-    unused = {"encoder.embed.weight"}  # the padding row aside, the words used move
-    assert {n for n, _ in model.named_parameters()} - moved <= unused
-    assert any(n.startswith("encoder.") for n in moved)
+    assert moved == names - encoder  # every weight of G, D and their projections moved; φ's did not
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.g_project.parameters())
 
 
