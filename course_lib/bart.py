@@ -22,6 +22,7 @@ prediction, ``logits = uncond + scale · (cond - uncond)``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import random
 from pathlib import Path
 from typing import Sequence
@@ -78,6 +79,10 @@ class CaptionToImageBart(nn.Module):
             eos_token_id=self.tokenizer.eos_token_id, decoder_start_token_id=self.image_bos,
             forced_eos_token_id=None,
         ))
+        # transformers renamed the decoder's key/value cache from ``past_key_values`` to ``cache``
+        # (argument and output; the old name is deprecated, to go in 5.40): use this version's name
+        params = inspect.signature(BartForConditionalGeneration.forward).parameters
+        self._cache_name = "cache" if "cache" in params else "past_key_values"
 
     @property
     def device(self) -> torch.device:
@@ -92,6 +97,14 @@ class CaptionToImageBart(nn.Module):
         """Teacher-forced logits over the K image codes only: (B, L, K) for decoder inputs (B, L)."""
         out = self.bart(input_ids=text_ids, attention_mask=text_mask, decoder_input_ids=codes_in)
         return out.logits[..., self.image_offset:self.image_bos]
+
+    def next_token_logits(self, encoder_outputs, text_mask, tokens: torch.Tensor, cache=None):
+        """One decoding step: logits over the K image codes for the token after ``tokens`` (B, 1),
+        and the decoder's key/value cache of the tokens so far, to pass back at the next step (the
+        cache keeps earlier tokens from being run again). Returns ((B, K) float logits, cache)."""
+        out = self.bart(encoder_outputs=encoder_outputs, attention_mask=text_mask, decoder_input_ids=tokens,
+                        use_cache=True, **{self._cache_name: cache})
+        return out.logits[:, -1, self.image_offset:self.image_bos].float(), getattr(out, self._cache_name)
 
     def decoder_inputs(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, N) in [0, K) -> decoder input ids (B, N): <image>, then the codes shifted right."""
@@ -200,12 +213,9 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
     text_ids, text_mask = model.encode_prompts(batch)
     encoder_outputs = model.bart.get_encoder()(input_ids=text_ids, attention_mask=text_mask)
     tokens = torch.full((len(batch), 1), model.image_bos, device=model.device)
-    past, codes = None, []
+    cache, codes = None, []
     for _ in range(model.config.image_tokens):
-        out = model.bart(encoder_outputs=encoder_outputs, attention_mask=text_mask, decoder_input_ids=tokens,
-                         past_key_values=past, use_cache=True)
-        past = out.past_key_values
-        logits = out.logits[:, -1, model.image_offset:model.image_bos].float()  # (B or 2B, K)
+        logits, cache = model.next_token_logits(encoder_outputs, text_mask, tokens, cache)  # (B or 2B, K)
         if guided:
             cond, uncond = logits.chunk(2)
             logits = guide(cond, uncond, guidance_scale)
