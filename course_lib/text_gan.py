@@ -47,6 +47,7 @@ from .gan import Discriminator, Generator, InstanceNoise, generator_loss, init_w
 from .shapes import sample_scenes
 from .train import Budget, History, fit
 
+
 @dataclasses.dataclass
 class TextGANConfig:
     """Sizes of the text encoder and the networks, and how they are trained."""
