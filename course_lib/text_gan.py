@@ -141,13 +141,22 @@ class TextGAN(nn.Module):
         return images
 
 
-def build(config: TextGANConfig) -> TextGAN:
+def build(config: TextGANConfig, clip_checkpoint: str | Path | None = None) -> TextGAN:
     """A GAN-CLS ready to train: fresh G and D and, with ``config.pretrained_text``, the text encoder
-    holding the shipped CLIP's text weights."""
+    holding the text weights of a trained CLIP (``clip_checkpoint``, by default the shipped one)."""
     model = TextGAN(config)
     if config.pretrained_text:
-        model.encoder.copy_from(checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig))
+        trained = checkpoints.load(clip_checkpoint or checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig)
+        model.encoder.copy_from(trained)
     return model
+
+
+def with_text_sizes_of(config: TextGANConfig, clip_checkpoint: str | Path) -> TextGANConfig:
+    """``config`` with the text encoder sized as the CLIP in ``clip_checkpoint``, so that ``build`` can
+    start φ(t) from it (a CLIP trained in another mode has other sizes)."""
+    sizes = checkpoints.read_config(clip_checkpoint)["config"]
+    return dataclasses.replace(config, phi_dim=sizes["embed_dim"], text_width=sizes["text_width"],
+                               text_heads=sizes["text_heads"], text_layers=sizes["text_layers"])
 
 
 # ---------------------------------------------------------------- the matching-aware game
@@ -217,10 +226,11 @@ def training_data(config: TextGANConfig) -> ShapesDataset:
     return ShapesDataset(config.n_train, split="train", kind=config.kind, seed=config.seed)
 
 
-def train(config: TextGANConfig, *, data=None, callback=None, every: int = 0,
-          progress: bool = True) -> tuple[TextGAN, History]:
-    """Train GAN-CLS from scratch within the config's budget; return it (in eval mode) and its history."""
-    model = build(config).train()
+def train(config: TextGANConfig, *, data=None, callback=None, every: int = 0, progress: bool = True,
+          clip_checkpoint: str | Path | None = None) -> tuple[TextGAN, History]:
+    """Train GAN-CLS from scratch within the config's budget; return it (in eval mode) and its history.
+    φ(t) comes from ``clip_checkpoint`` (default: the shipped CLIP), as ``build`` says."""
+    model = build(config, clip_checkpoint).train()
     data = training_data(config) if data is None else data
     history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
                   Budget(config.steps, config.seconds), every=every, callback=callback,
@@ -246,10 +256,13 @@ def evaluate(model: TextGAN, n: int = 1000, seed: int = 1) -> dict[str, float]:
 
 
 def train_shipped(mode: str, out_dir: Path) -> Path:
-    """Train the ``mode`` preset and save it as ``text_gan`` in ``out_dir`` with its oracle figures."""
-    config = preset(mode)
+    """Train the ``mode`` preset and save it as ``text_gan`` in ``out_dir`` with its oracle figures.
+    φ(t) comes from the CLIP in ``out_dir`` when one was trained there, else from the shipped one."""
+    config, local_clip = preset(mode), Path(out_dir) / "clip.safetensors"
+    if local_clip.exists():
+        config = with_text_sizes_of(config, local_clip)
     start = time.perf_counter()
-    model, history = train(config)
+    model, history = train(config, clip_checkpoint=local_clip if local_clip.exists() else None)
     figures = evaluate(model)
     print(f"text_gan ({mode}): {history.steps} steps in {history.seconds:.0f} s, {figures}")
     return checkpoints.save(model, Path(out_dir) / "text_gan", config, mode=mode, steps=history.steps,

@@ -35,6 +35,17 @@ def test_build_starts_phi_from_the_shipped_clip():
     assert not torch.allclose(text_gan.TextGAN(config).phi(PROMPTS), phi)  # a plain TextGAN is random
 
 
+def test_train_shipped_takes_phi_from_a_clip_trained_into_the_same_folder(tmp_path):
+    torch.manual_seed(1)
+    local = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()  # other sizes than the shipped CLIP's
+    checkpoints.save(local, tmp_path / "clip", local.config, mode="smoke")
+    text_gan.train_shipped("smoke", tmp_path)
+    trained = checkpoints.load(tmp_path / "text_gan", text_gan.TextGAN, text_gan.TextGANConfig)
+    assert trained.config.phi_dim == local.config.embed_dim
+    with torch.no_grad():
+        assert torch.allclose(trained.encoder(PROMPTS), local.encode_text(PROMPTS), atol=1e-6)
+
+
 def test_encoder_ignores_padding_and_reads_word_order(tiny):
     model = text_gan.TextGAN(tiny).eval()
     alone = model.phi(["a red circle"])
