@@ -120,6 +120,8 @@ def test_notebook_times_go_to_the_results_and_a_broken_notebook_is_reported(tmp_
     status = run.main(["--stage", "none", "--notebooks", "--notebook-dir", str(notebooks),
                        "--results", str(tmp_path / "results"), "--readme", str(tmp_path / "README.md")])
     assert status == 1
-    timings = json.loads((tmp_path / "results" / "cpu.json").read_text())["notebook_seconds"]
+    record = json.loads((tmp_path / "results" / "cpu.json").read_text())
+    timings = record["notebook_seconds"]
     assert list(timings) == ["01_ok"] and timings["01_ok"] > 0
+    assert [k for k in record["meta"]["measured"] if k.startswith("notebook")] == ["notebook 01_ok"]
     assert "| 01_ok |" in (tmp_path / "README.md").read_text()
