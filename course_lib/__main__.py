@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     train = commands.add_parser("train", help="train a stage's preset and save its checkpoint")
     train.add_argument("stage", choices=sorted(STAGES), help="which model to train")
     train.add_argument("--mode", choices=("smoke", "workshop", "full"), default="full")
-    train.add_argument("--out", type=Path, default=None, help="where to write (default: course_lib/data); bart and text_gan build on the "
-                       "vqgan and clip found there, else on the shipped ones")
+    train.add_argument("--out", type=Path, default=None,
+                       help="where to write (default: course_lib/data); bart and text_gan build on the "
+                            "vqgan and clip found there, else on the shipped ones")
     _add_coursework_commands(commands)
     args = parser.parse_args(argv)
 

@@ -58,7 +58,7 @@ class TextGANConfig:
     text_width: int = clip.PRESETS["full"].text_width
     text_heads: int = clip.PRESETS["full"].text_heads
     text_layers: int = clip.PRESETS["full"].text_layers
-    pretrained_text: bool = True  # φ(t) from the shipped CLIP's text weights (False: random, for tests)
+    pretrained_text: bool = True  # φ(t) from a trained CLIP's text weights (``build``); False: random
     proj_dim: int = 32  # φ(t) is projected to this lower dimension in G and in D
     width: int = 16  # channels of D's first / G's last feature map; doubled at each ×2 step
     lr: float = 2e-4  # Adam learning rate of both players
@@ -147,8 +147,8 @@ def build(config: TextGANConfig, clip_checkpoint: str | Path | None = None) -> T
     holding the text weights of a trained CLIP (``clip_checkpoint``, by default the shipped one)."""
     model = TextGAN(config)
     if config.pretrained_text:
-        trained = checkpoints.load(clip_checkpoint or checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig)
-        model.encoder.copy_from(trained)
+        path = clip_checkpoint or checkpoints.shipped("clip")
+        model.encoder.copy_from(checkpoints.load(path, clip.ShapesCLIP, clip.ClipConfig))
     return model
 
 
@@ -260,10 +260,11 @@ def train_shipped(mode: str, out_dir: Path) -> Path:
     """Train the ``mode`` preset and save it as ``text_gan`` in ``out_dir`` with its oracle figures.
     φ(t) comes from the CLIP in ``out_dir`` when one was trained there, else from the shipped one."""
     config, local_clip = preset(mode), Path(out_dir) / "clip.safetensors"
-    if local_clip.exists():
-        config = with_text_sizes_of(config, local_clip)
+    clip_checkpoint = local_clip if local_clip.exists() else None
+    if clip_checkpoint is not None:
+        config = with_text_sizes_of(config, clip_checkpoint)
     start = time.perf_counter()
-    model, history = train(config, clip_checkpoint=local_clip if local_clip.exists() else None)
+    model, history = train(config, clip_checkpoint=clip_checkpoint)
     figures = evaluate(model)
     print(f"text_gan ({mode}): {history.steps} steps in {history.seconds:.0f} s, {figures}")
     return checkpoints.save(model, Path(out_dir) / "text_gan", config, mode=mode, steps=history.steps,
