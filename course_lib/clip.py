@@ -61,23 +61,30 @@ def tokenize(tokenizer, prompts: Sequence[str], context_length: int) -> torch.Te
     return F.pad(ids, (0, context_length - ids.shape[1]), value=tokenizer.pad_token_id)
 
 
+def _text_cfg(config: ClipConfig, tokenizer):
+    """open_clip's text-tower settings for ``config`` (vocab_size already set) and the caption tokenizer:
+    pooled at ``</s>``, padding ignored."""
+    from open_clip.model import CLIPTextCfg
+
+    return CLIPTextCfg(context_length=config.context_length, vocab_size=config.vocab_size, width=config.text_width,
+                       heads=config.text_heads, layers=config.text_layers, pad_id=tokenizer.pad_token_id,
+                       eos_id=tokenizer.eos_token_id, pool_type="eos")
+
+
 class ShapesCLIP(nn.Module):
     """open_clip's ``CLIP`` sized for 32×32 ShapesWorld pictures and the caption tokenizer."""
 
     def __init__(self, config: ClipConfig):
         super().__init__()
-        from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
+        from open_clip.model import CLIP, CLIPVisionCfg
 
         tokenizer = text.load_tokenizer()
-        vocab_size = config.vocab_size or len(tokenizer)
-        self.config = dataclasses.replace(config, vocab_size=vocab_size)
+        self.config = dataclasses.replace(config, vocab_size=config.vocab_size or len(tokenizer))
         self.clip = CLIP(
             embed_dim=config.embed_dim,
             vision_cfg=CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width, head_width=32,
                                      patch_size=config.patch_size, image_size=config.image_size),
-            text_cfg=CLIPTextCfg(context_length=config.context_length, vocab_size=vocab_size,
-                                 width=config.text_width, heads=config.text_heads, layers=config.text_layers,
-                                 pad_id=tokenizer.pad_token_id, eos_id=tokenizer.eos_token_id, pool_type="eos"),
+            text_cfg=_text_cfg(self.config, tokenizer),
         )
         self.tokenizer = tokenizer
 
@@ -101,21 +108,19 @@ class ShapesCLIP(nn.Module):
 class CaptionEncoder(nn.Module):
     """The text half of ``ShapesCLIP`` on its own: prompts -> unit-length embeddings (B, embed_dim).
 
-    It is open_clip's ``TextTransformer``, built as ``CLIP`` builds its text tower, so the text
-    weights of a trained ShapesCLIP fit it (``copy_from``). Other models borrow it as a caption
-    encoder that already knows what captions say: GAN-CLS's φ(t) in ``text_gan``, as Reed et al.
-    (2016) pre-trained theirs on pairs of pictures and descriptions."""
+    It is open_clip's ``TextTransformer``, built by the same function (``_build_text_tower``) with
+    the same settings as ``ShapesCLIP``'s text tower, so the text weights of a trained ShapesCLIP fit
+    it (``copy_from``). Other models borrow it as a caption encoder that already knows what captions
+    say: GAN-CLS's φ(t) in ``text_gan``, as Reed et al. (2016) pre-trained theirs on pairs of
+    pictures and descriptions."""
 
     def __init__(self, config: ClipConfig):
         super().__init__()
-        from open_clip.transformer import TextTransformer
+        from open_clip.model import _build_text_tower
 
         self.tokenizer = text.load_tokenizer()
         self.config = dataclasses.replace(config, vocab_size=config.vocab_size or len(self.tokenizer))
-        self.tower = TextTransformer(
-            context_length=config.context_length, vocab_size=self.config.vocab_size, width=config.text_width,
-            heads=config.text_heads, layers=config.text_layers, output_dim=config.embed_dim,
-            pad_id=self.tokenizer.pad_token_id, eos_id=self.tokenizer.eos_token_id, pool_type="eos")
+        self.tower = _build_text_tower(config.embed_dim, _text_cfg(self.config, self.tokenizer))
 
     def forward(self, prompts: Sequence[str]) -> torch.Tensor:
         ids = tokenize(self.tokenizer, prompts, self.config.context_length)
