@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -127,5 +128,13 @@ def _coursework(args) -> int:
     return 0
 
 
+def _exit_now(code: int) -> None:
+    """End the process without tearing down its modules: everything is written by now, and unloading
+    torch and transformers takes about 2 s on a laptop CPU, a fifth of what ``draw`` takes in all."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

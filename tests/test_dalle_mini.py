@@ -1,10 +1,12 @@
-"""The pipeline sorts by score and repeats under a seed; the draw command answers bad input in one line."""
+"""The pipeline sorts by score and repeats under a seed; the draw command writes its grid and answers bad
+input in one line."""
 import dataclasses
 import subprocess
 import sys
 
 import pytest
 import torch
+from PIL import Image
 
 from course_lib.captions import CaptionError
 
@@ -50,3 +52,13 @@ def test_draw_command_bad_input_is_one_clear_line(args, message, tmp_path):
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_draw_command_writes_the_grid_and_says_where(tmp_path):
+    out = tmp_path / "grid" / "red.png"
+    result = subprocess.run([sys.executable, "-m", "course_lib", "draw", "a red circle", "-n", "4", "-o", str(out),
+                             "--device", "cpu"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out} (4 candidates for 'a red circle'" in result.stdout
+    with Image.open(out) as grid:  # a whole PNG: the process ends without tearing down, after writing
+        grid.verify()
