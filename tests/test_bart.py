@@ -1,3 +1,4 @@
+import dataclasses
 import random
 
 import pytest
@@ -77,6 +78,27 @@ def test_translation_loss_decreases_on_a_fixed_batch():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_token_noise_swaps_image_inputs_only_and_only_in_training():
+    torch.manual_seed(0)
+    model = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64, token_noise=0.3))
+    codes = torch.randint(0, 16, (200, 64))
+    inputs = model.decoder_inputs(codes)
+    noisy = bart.add_token_noise(model, inputs, 0.3)
+    assert torch.equal(noisy[:, 0], inputs[:, 0])  # the <image> start token stays
+    assert ((noisy >= model.image_offset) & (noisy < model.image_bos))[:, 1:].all()
+    changed = (noisy != inputs)[:, 1:].float().mean().item()
+    assert 0.3 * 15 / 16 - 0.02 < changed < 0.3 * 15 / 16 + 0.02  # 1 in 16 random codes equals the old one
+
+    seen = []
+    original = model.image_logits
+    model.image_logits = lambda ids, mask, codes_in: seen.append(codes_in) or original(ids, mask, codes_in)
+    model.train()
+    bart.translation_loss(model, ["a red circle"] * 200, codes)
+    model.eval()
+    bart.translation_loss(model, ["a red circle"] * 200, codes)
+    assert not torch.equal(seen[0], inputs) and torch.equal(seen[1], inputs)
 
 
 def test_mask_spans_and_denoising(model):
