@@ -35,7 +35,8 @@ def time_notebooks(paths: list[Path], mode: str = "workshop", device: str = "cpu
         try:
             timings[path.stem] = time_notebook(path, mode, device)
         except Exception as error:  # a failing notebook is reported and the others still run
-            print(f"notebook {path.stem}: failed: {str(error).strip().splitlines()[-1]}")
+            lines = str(error).strip().splitlines()  # a dead kernel can surface as an error with no message
+            print(f"notebook {path.stem}: failed: {lines[-1] if lines else type(error).__name__}")
             failed.append(path.stem)
             continue
         print(f"notebook {path.stem}: {timings[path.stem]:.0f} s")
