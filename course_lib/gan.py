@@ -18,7 +18,7 @@ course; G maps its tanh output there and D maps [0, 1] back to [-1, 1] first.
 ``Generator`` and ``Discriminator`` take an optional condition, which ``course_lib.text_gan`` uses.
 
 Two stabilisers keep this small game from collapsing onto a few pictures (notebook 01, "Mode
-collapse"; figures in benchmarks/results/gan_experiments.md):
+collapse"; figures for all three changes in benchmarks/results/gan_experiments.md):
 
 - **Packing** (PacGAN, Lin et al. 2018): D judges ``pack`` pictures at once, stacked along the
   channels. A G that draws the same picture twice makes packs no real pack looks like, so D can
@@ -26,6 +26,17 @@ collapse"; figures in benchmarks/results/gan_experiments.md):
 - **Instance noise** (Sønderby et al. 2017; Arjovsky & Bottou 2017): every picture D sees, real or
   fake, gets Gaussian noise that fades to zero over training (``InstanceNoise``). Early on it hides
   the fine details G cannot draw yet, so D cannot win on those alone and must judge the shapes.
+
+Even then a third of the samples came out blank and a quarter as blobs, for a reason no loss can
+fix: one-object ShapesWorld is 378 separate pictures, z ~ N(0, I) is one connected cloud, and a
+continuous G maps a connected cloud onto a connected set, so between any two pictures it draws must
+lie z's that it turns into something in between (Khayatkhoei et al. 2018, "Disconnected manifold
+learning for generative adversarial networks"). Hence a third change, to what G *gets*:
+
+- **Latent islands**: with ``islands`` = K, z is drawn near one of K fixed points (``GAN.noise``), a
+  mixture of K narrow Gaussians as in DeLiGAN (Gurumurthy et al. 2017, who also learn the centres;
+  ours stay where N(0, I) put them). The cloud falls apart into K islands with empty sea between
+  them, so G can give each island its own picture and no sample lands on the in-betweens.
 """
 from __future__ import annotations
 
@@ -60,14 +71,16 @@ class GANConfig:
     n_train: int = 10_000  # one-object ShapesWorld scenes (train split) to learn from
     pack: int = 1  # PacGAN: D judges this many pictures at once (1 = the plain DCGAN discriminator)
     instance_noise: float = 0.0  # starting std of the noise on D's inputs, fading to 0 (``InstanceNoise``)
+    islands: int = 0  # > 0: z lies near one of this many fixed points of N(0, I) (``GAN.noise``); 0: all of N(0, I)
+    island_radius: float = 0.1  # std of z around its island's centre
     seed: int = 0  # seeds the weights, the data and the noise
 
 
 PRESETS = {
     "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16, pack=2, instance_noise=0.3),  # tests
-    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256, pack=2, instance_noise=0.3),  # CI
-    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150, pack=2, instance_noise=0.3),  # laptop
-    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=1200, pack=2, instance_noise=0.3),  # shipped
+    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256, pack=2, instance_noise=0.3, islands=512),  # CI
+    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150, pack=2, instance_noise=0.3, islands=512),  # laptop
+    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=2400, pack=2, instance_noise=0.3, islands=512),  # shipped
 }
 
 
@@ -170,11 +183,20 @@ class GAN(nn.Module):
         self.generator = Generator(config.z_dim, config.width)
         self.discriminator = Discriminator(config.width, pack=config.pack)
         init_weights(self)
+        if config.islands:
+            self.register_buffer("island_centres", torch.randn(config.islands, config.z_dim))
 
-    def noise(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """z ~ N(0, I): (n, z_dim), repeatable with ``seed``."""
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        return torch.randn(n, self.config.z_dim, generator=gen)
+    def noise(self, n: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z: (n, z_dim) on the CPU, repeatable with ``seed`` (or drawn from ``generator``).
+
+        Without islands z ~ N(0, I). With ``config.islands`` = K, z = centre_k + radius · ε: k uniform
+        over K fixed centres (drawn once from N(0, I)), ε ~ N(0, I)."""
+        gen = torch.Generator().manual_seed(seed) if seed is not None else generator
+        eps = torch.randn(n, self.config.z_dim, generator=gen)
+        if not self.config.islands:
+            return eps
+        which = torch.randint(self.config.islands, (n,), generator=gen)
+        return self.island_centres.cpu()[which] + self.config.island_radius * eps
 
     @torch.no_grad()
     def sample(self, n: int, seed: int | None = 0, z: torch.Tensor | None = None) -> torch.Tensor:
@@ -253,7 +275,7 @@ def make_step(model: GAN, config: GANConfig) -> Callable[[tuple], dict[str, floa
 
     def step(batch):
         real = batch[0]
-        z = torch.randn(len(real), config.z_dim, generator=noise).to(real.device)
+        z = model.noise(len(real), generator=noise).to(real.device)
         losses = train_step(model, opt_g, opt_d, real, z)
         instance_noise.step()
         return losses
@@ -285,10 +307,12 @@ def coverage_universe() -> list[tuple[str, str, int]]:
 
 
 def evaluate(images: torch.Tensor) -> dict[str, float]:
-    """Oracle figures of unconditional samples: validity (share read as a clean scene) and coverage
-    (share of the train split's (shape, colour, cell) combinations that some valid sample shows)."""
+    """Oracle figures of unconditional samples: validity (share read as a clean one-object scene, the
+    only kind G was shown: two clean shapes in one picture are an in-between of two training pictures,
+    not one of them) and coverage (share of the train split's (shape, colour, cell) combinations that
+    some valid sample shows)."""
     readings = oracle.read(images)
-    scenes = [r.scene for r in readings]
+    scenes = [r.scene if r.scene is not None and len(r.scene.objects) == 1 else None for r in readings]
     return {"validity": sum(s is not None for s in scenes) / max(len(scenes), 1),
             "coverage": oracle.coverage(scenes, lambda o: (o.shape, o.color, o.cell), coverage_universe())}
 

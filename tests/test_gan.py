@@ -1,4 +1,5 @@
 """course_lib.gan: shapes, the two losses against their formulas, gradient flow, determinism."""
+import dataclasses
 import math
 
 import pytest
@@ -100,12 +101,33 @@ def test_deterministic_under_a_seed(tiny):
     assert not torch.equal(runs[0].sample(4, seed=3), runs[0].sample(4, seed=4))
 
 
+def test_island_noise_lies_near_its_islands_and_travels_with_the_checkpoint(tiny, tmp_path):
+    from course_lib import checkpoints
+
+    config = dataclasses.replace(tiny, islands=5, island_radius=0.1)
+    model = gan.GAN(config)
+    z = model.noise(400, seed=0)  # (400, z_dim)
+    distances = torch.cdist(z, model.island_centres)  # (400, 5)
+    nearest = distances.argmin(1)
+    assert distances.min(1).values.max() < 3 * 0.1 * math.sqrt(config.z_dim)  # every z near a centre ...
+    assert torch.cdist(model.island_centres, model.island_centres).fill_diagonal_(math.inf).min() > 1.0  # ... far from the others
+    assert set(nearest.tolist()) == set(range(5))  # every island is used
+    assert torch.equal(z, model.noise(400, seed=0)) and not torch.equal(z, model.noise(400, seed=1))
+    assert not hasattr(gan.GAN(tiny), "island_centres")  # islands=0: plain N(0, I)
+    checkpoints.save(model, tmp_path / "gan", config)
+    assert torch.equal(checkpoints.load(tmp_path / "gan", gan.GAN, gan.GANConfig).island_centres, model.island_centres)
+
+
 def test_evaluate_on_real_pictures():
+    from course_lib import oracle
     from course_lib.datasets import ShapesDataset
+    from course_lib.shapes import render, sample_scenes
 
     images = ShapesDataset(300, split="train", kind="one", seed=0).images
     figures = gan.evaluate(images)
     assert figures["validity"] == 1.0 and 0.6 < figures["coverage"] <= 1.0
+    two_objects = render(sample_scenes(10, seed=0, kind="two"))  # clean scenes, but not what G was shown
+    assert all(r.valid for r in oracle.read(two_objects)) and gan.evaluate(two_objects)["validity"] == 0.0
     assert len(gan.coverage_universe()) == 189
 
 
