@@ -37,6 +37,11 @@ learning for generative adversarial networks"). Hence a third change, to what G 
   mixture of K narrow Gaussians as in DeLiGAN (Gurumurthy et al. 2017, who also learn the centres;
   ours stay where N(0, I) put them). The cloud falls apart into K islands with empty sea between
   them, so G can give each island its own picture and no sample lands on the in-betweens.
+- **Island restarts** (``IslandRestarts``): about a third of the islands stayed blank for thousands
+  of steps, and G learns a blank island only slowly. Every few hundred rounds each island whose
+  picture is blank moves next to a random live island (that centre + N(0, I)), where G already
+  draws something and soon draws something of its own: the cure notebook 05's VQ-VAE applies to its
+  dead codes (``course_lib.vq``), applied to z.
 """
 from __future__ import annotations
 
@@ -73,14 +78,19 @@ class GANConfig:
     instance_noise: float = 0.0  # starting std of the noise on D's inputs, fading to 0 (``InstanceNoise``)
     islands: int = 0  # > 0: z lies near one of this many fixed points of N(0, I) (``GAN.noise``); 0: all of N(0, I)
     island_radius: float = 0.1  # std of z around its island's centre
+    restart_every: int = 0  # > 0 with islands: every this many rounds, move blank islands next to live ones
+    restart_offset: float = 1.0  # std of a moved island's distance from the live island it joins
     seed: int = 0  # seeds the weights, the data and the noise
 
 
 PRESETS = {
     "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16, pack=2, instance_noise=0.3),  # tests
-    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256, pack=2, instance_noise=0.3, islands=512),  # CI
-    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150, pack=2, instance_noise=0.3, islands=512),  # laptop
-    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=2400, pack=2, instance_noise=0.3, islands=512),  # shipped
+    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256, pack=2, instance_noise=0.3, islands=512,
+                       restart_every=4),  # CI
+    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150, pack=2, instance_noise=0.3, islands=512,
+                          restart_every=500),  # laptop
+    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=2400, pack=2, instance_noise=0.3, islands=512,
+                      restart_every=500),  # shipped
 }
 
 
@@ -230,6 +240,50 @@ class InstanceNoise:
         self.discriminator.noise_std = self.sigma * max(0.0, 1 - self.clock.progress() / self.until)
 
 
+def blank_islands(model: GAN, below: float = 0.3) -> torch.Tensor:
+    """(K,) bool: the islands whose centre G draws as a blank picture (brightest pixel under ``below``;
+    ShapesWorld's background is black and every colour of its palette has a channel at 0.75 or more)."""
+    return model.sample(len(model.island_centres), z=model.island_centres).amax((1, 2, 3)) < below
+
+
+class IslandRestarts:
+    """Moves blank islands next to live ones, every ``config.restart_every`` rounds until ``until`` of
+    the budget is spent (steps or seconds, whichever runs out first). Call ``step()`` after each round.
+
+    A blank island (``blank_islands``: judged by G's own picture, no oracle) gets a random live
+    island's centre plus ``config.restart_offset`` · N(0, I): near enough that G already draws
+    something there, far enough that it can learn a picture of its own. ``moved`` counts the restarts.
+    The last quarter of training moves nothing, so G settles on the final islands; they travel with
+    the checkpoint."""
+
+    def __init__(self, model: GAN, budget: Budget, until: float = 0.75):
+        self.model, self.until = model, until
+        self.clock = BudgetClock(budget)
+        self.generator = torch.Generator().manual_seed(model.config.seed + 1)  # apart from the training noise's
+        self.moved = 0
+
+    def step(self) -> None:
+        self.clock.tick()
+        every = self.model.config.restart_every
+        if (self.model.config.islands and every and self.clock.done % every == 0
+                and self.clock.progress() < self.until):
+            self.moved += self.restart()
+
+    @torch.no_grad()
+    def restart(self) -> int:
+        """Move every blank island next to a random live one now; return how many moved."""
+        centres = self.model.island_centres  # (K, z_dim)
+        blank = blank_islands(self.model)  # (K,)
+        live = (~blank).nonzero().flatten()
+        n = int(blank.sum())
+        if n == 0 or len(live) == 0:
+            return 0
+        donors = live[torch.randint(len(live), (n,), generator=self.generator)]
+        jump = self.model.config.restart_offset * torch.randn(n, centres.shape[1], generator=self.generator)
+        centres[blank] = centres[donors] + jump.to(centres.device)
+        return n
+
+
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """D's loss, -[log D(x) + log(1 - D(G(z)))]: binary cross-entropy with real → 1, fake → 0."""
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
@@ -267,17 +321,20 @@ def train_step(model: GAN, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) ->
 
 
 def make_step(model: GAN, config: GANConfig) -> Callable[[tuple], dict[str, float]]:
-    """``step(batch)`` for ``train.fit``: draws seeded noise, plays one round of the game and lowers
-    D's instance noise."""
+    """``step(batch)`` for ``train.fit``: draws seeded noise, plays one round of the game, lowers
+    D's instance noise and restarts blank islands."""
     opt_g, opt_d = optimizers(model, config)
     noise = torch.Generator().manual_seed(config.seed)
-    instance_noise = InstanceNoise(model.discriminator, config.instance_noise, Budget(config.steps, config.seconds))
+    budget = Budget(config.steps, config.seconds)
+    instance_noise = InstanceNoise(model.discriminator, config.instance_noise, budget)
+    restarts = IslandRestarts(model, budget)
 
     def step(batch):
         real = batch[0]
         z = model.noise(len(real), generator=noise).to(real.device)
         losses = train_step(model, opt_g, opt_d, real, z)
         instance_noise.step()
+        restarts.step()
         return losses
 
     return step

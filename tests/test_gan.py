@@ -118,6 +118,59 @@ def test_island_noise_lies_near_its_islands_and_travels_with_the_checkpoint(tiny
     assert torch.equal(checkpoints.load(tmp_path / "gan", gan.GAN, gan.GANConfig).island_centres, model.island_centres)
 
 
+class Lamp(torch.nn.Module):
+    """A stand-in generator: a white picture where z's first coordinate is positive, black elsewhere."""
+
+    def forward(self, z):
+        return (z[:, 0] > 0).float()[:, None, None, None].expand(-1, 3, 32, 32)
+
+
+def _lamp_gan(tiny, seed=0):
+    config = dataclasses.replace(tiny, islands=6, restart_every=2, restart_offset=0.5, seed=seed)
+    model = gan.GAN(config)
+    model.generator = Lamp()
+    model.island_centres[:, 0] = torch.tensor([-5.0, -5.0, -5.0, 5.0, 5.0, 5.0])  # islands 0-2 blank, 3-5 live
+    return model
+
+
+def test_island_restarts_move_blank_islands_next_to_live_ones_and_only_while_due(tiny):
+    model = _lamp_gan(tiny)
+    assert gan.blank_islands(model).tolist() == [True] * 3 + [False] * 3
+    before = model.island_centres.clone()
+    restarts = gan.IslandRestarts(model, gan.Budget(steps=8), until=0.75)
+    restarts.step()  # round 1: not due (every 2 rounds)
+    assert torch.equal(model.island_centres, before) and restarts.moved == 0
+    restarts.step()  # round 2: due
+    assert restarts.moved == 3
+    assert torch.equal(model.island_centres[3:], before[3:])  # live islands stay put
+    to_live = torch.cdist(model.island_centres[:3], before[3:]).min(1).values  # moved islands: near a live one ...
+    assert (to_live < 4 * 0.5 * math.sqrt(tiny.z_dim)).all() and (model.island_centres[:3, 0] > 0).all()  # ... and lit
+    assert not torch.equal(model.island_centres[0], model.island_centres[1])  # not copies of one another
+    model.island_centres[:3] = before[:3]  # make them blank again
+    for _ in range(4):  # rounds 3-6: a restart at 4 (progress 0.5), none at 6 (0.75: the settling quarter)
+        restarts.step()
+    assert restarts.moved == 6
+    model.island_centres[:3] = before[:3]
+    restarts.step(), restarts.step()
+    assert restarts.moved == 6 and torch.equal(model.island_centres, before)
+    first, twin = _lamp_gan(tiny), _lamp_gan(tiny)
+    for model in (first, twin):
+        gan.IslandRestarts(model, gan.Budget(steps=8)).restart()
+    assert torch.equal(first.island_centres, twin.island_centres)  # same seed, same moves
+
+
+def test_island_restarts_do_nothing_without_islands_or_when_switched_off(tiny):
+    plain = gan.GAN(dataclasses.replace(tiny, restart_every=1))  # no islands
+    gan.IslandRestarts(plain, gan.Budget(steps=4)).step()
+    off = _lamp_gan(tiny)
+    off.config.restart_every = 0
+    before = off.island_centres.clone()
+    restarts = gan.IslandRestarts(off, gan.Budget(steps=4))
+    for _ in range(3):
+        restarts.step()
+    assert restarts.moved == 0 and torch.equal(off.island_centres, before)
+
+
 def test_evaluate_on_real_pictures():
     from course_lib import oracle
     from course_lib.datasets import ShapesDataset
