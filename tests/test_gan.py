@@ -147,21 +147,24 @@ def test_island_restarts_move_blank_islands_next_to_live_ones_and_only_while_due
     assert (to_live < 4 * 0.5 * math.sqrt(tiny.z_dim)).all() and (model.island_centres[:3, 0] > 0).all()  # ... and lit
     assert not torch.equal(model.island_centres[0], model.island_centres[1])  # not copies of one another
     model.island_centres[:3] = before[:3]  # make them blank again
-    for _ in range(4):  # rounds 3-6: a restart at 4 (progress 0.5), none at 6 (0.75: the settling quarter)
+    for _ in range(2):  # rounds 3-4: due at 4 (progress 0.5)
         restarts.step()
     assert restarts.moved == 6
     model.island_centres[:3] = before[:3]
-    restarts.step(), restarts.step()
+    for _ in range(4):  # rounds 5-8: due at 6 and 8, but 75 % of the budget is spent (the settling quarter)
+        restarts.step()
     assert restarts.moved == 6 and torch.equal(model.island_centres, before)
     first, twin = _lamp_gan(tiny), _lamp_gan(tiny)
-    for model in (first, twin):
-        gan.IslandRestarts(model, gan.Budget(steps=8)).restart()
+    for lamp in (first, twin):
+        gan.IslandRestarts(lamp, gan.Budget(steps=8)).restart()
     assert torch.equal(first.island_centres, twin.island_centres)  # same seed, same moves
 
 
 def test_island_restarts_do_nothing_without_islands_or_when_switched_off(tiny):
-    plain = gan.GAN(dataclasses.replace(tiny, restart_every=1))  # no islands
-    gan.IslandRestarts(plain, gan.Budget(steps=4)).step()
+    plain = gan.GAN(dataclasses.replace(tiny, restart_every=1))  # no islands: nothing to look at or move
+    plain_restarts = gan.IslandRestarts(plain, gan.Budget(steps=4))
+    plain_restarts.step()
+    assert plain_restarts.moved == 0
     off = _lamp_gan(tiny)
     off.config.restart_every = 0
     before = off.island_centres.clone()
