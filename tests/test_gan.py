@@ -125,8 +125,8 @@ class Lamp(torch.nn.Module):
         return (z[:, 0] > 0).float()[:, None, None, None].expand(-1, 3, 32, 32)
 
 
-def _lamp_gan(tiny, seed=0):
-    config = dataclasses.replace(tiny, islands=6, restart_every=2, restart_offset=0.5, seed=seed)
+def _lamp_gan(tiny):
+    config = dataclasses.replace(tiny, islands=6, restart_every=2, restart_offset=0.5)
     model = gan.GAN(config)
     model.generator = Lamp()
     model.island_centres[:, 0] = torch.tensor([-5.0, -5.0, -5.0, 5.0, 5.0, 5.0])  # islands 0-2 blank, 3-5 live
