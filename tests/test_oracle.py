@@ -56,6 +56,42 @@ def test_three_objects_or_a_smudge_are_not_scenes():
     assert "fit no shape" in oracle.read(smudge)[0].reason
 
 
+def _drawn(*objects, patch=None):
+    """A hand-made picture: the objects rendered one by one and added (so two may share a colour,
+    which ``shapes.Scene`` forbids), plus an optional ``(colour, rows, cols)`` patch painted on."""
+    image = sum(shapes.render([shapes.Scene((o,))])[0] for o in objects).clamp(0, 1)
+    if patch is not None:
+        colour, rows, cols = patch
+        image[:, rows, cols] = torch.tensor(shapes.COLORS[colour])[:, None, None]
+    return image
+
+
+Obj = shapes.Obj
+
+
+@pytest.mark.parametrize("picture, where", [
+    (_drawn(Obj("circle", "red", "big", 1), Obj("circle", "red", "small", 7)), "at the bottom"),  # apart
+    (_drawn(Obj("circle", "red", "big", 4), Obj("circle", "red", "small", 5)), "on the right"),  # touching
+    (_drawn(Obj("square", "red", "big", 0), Obj("square", "red", "big", 2)), ""),  # apart, same size
+    (_drawn(Obj("square", "red", "small", 3), Obj("square", "red", "small", 4)), ""),  # touching, same size
+    (_drawn(Obj("diamond", "blue", "big", 3), Obj("triangle", "blue", "small", 5)), "on the right"),
+    (_drawn(Obj("circle", "red", "big", 4), patch=("red", slice(2, 5), slice(2, 5))), "top left"),
+    (_drawn(Obj("circle", "red", "big", 4), patch=("red", slice(2, 4), slice(27, 29))), "top right"),
+    (_drawn(Obj("circle", "red", "big", 4), patch=("blue", slice(2, 5), slice(2, 5))), "top left"),
+    (_drawn(Obj("circle", "red", "big", 3), Obj("square", "blue", "big", 5), Obj("triangle", "blue", "small", 8)),
+     "bottom right"),
+])
+def test_a_second_shape_or_a_stray_blob_of_one_colour_is_refused(picture, where):
+    reading = oracle.read(picture)[0]
+    assert not reading.valid and reading.reason.startswith("no valid scene"), reading
+    assert where in reading.reason
+
+
+def test_a_faint_speck_or_a_thin_edge_is_still_read():
+    picture = _drawn(Obj("circle", "red", "big", 4), patch=("red", slice(2, 3), slice(2, 4)))  # 2 px
+    assert oracle.read(picture)[0].scene == shapes.Scene((Obj("circle", "red", "big", 4),))
+
+
 def test_caption_accuracy_of_rendered_scenes_and_of_wrong_captions():
     rng = random.Random(0)
     scenes = shapes.sample_scenes(1000, seed=14, kind="mixed")
@@ -83,11 +119,21 @@ def test_coverage_and_agreement():
     assert oracle.agreement(images, images.flip(-1)) < 0.5
 
 
+@pytest.mark.parametrize("universe", [["crimson"], [("red", "circle"), ("red", "hexagon")]])
+def test_coverage_refuses_a_universe_no_object_can_show(universe):
+    scenes = shapes.all_one_object_scenes("train")
+    key = (lambda o: o.color) if universe == ["crimson"] else (lambda o: (o.color, o.shape))
+    with pytest.raises(ValueError, match="no object can show"):
+        oracle.coverage(scenes, key, universe)
+
+
 @pytest.mark.parametrize("bad, error, message", [
     (torch.rand(2, 1, 32, 32), ValueError, r"\(B, 3, H, W\)"),
     (torch.rand(2, 3, 30, 30), ValueError, "square pictures of 32 or 64"),
     ((torch.rand(2, 3, 32, 32) * 255).to(torch.uint8), TypeError, "divide uint8 pictures by 255"),
     (torch.rand(2, 3, 32, 32) * 2 - 1, ValueError, r"\(x \+ 1\) / 2"),
+    (torch.rand(2, 3, 32, 32) * 255, ValueError, "divide 0-255 pictures by 255"),
+    (torch.full((2, 3, 32, 32), float("nan")), ValueError, "NaN or infinite"),
     ("a picture", TypeError, "reads image tensors"),
 ])
 def test_bad_input_gets_a_clear_error(bad, error, message):
