@@ -9,9 +9,9 @@ each colour which (shape, size, cell) template it fits best. The oracle works in
    This reads anti-aliased and blurred edges (dimmed colours) as the right colour.
 2. **Shape.** Each colour present (enough coverage) is matched against every rendered template by
    soft intersection-over-union; the best template gives shape, size and cell.
-3. **Every pixel accounted for.** Each object's template (grown by one pixel, for blurred edges) must
-   explain its colour's pixels: a patch of colour that no template explains (a second shape of the
-   same colour, a stray blob, a faint colour too small to be an object) is refused. Without this
+3. **Every pixel accounted for.** The objects' templates (grown by one pixel, for blurred edges) must
+   cover every coloured pixel: a patch of colour outside them (a second shape of the same colour, a
+   stray blob, a faint colour too small to be an object) is refused. Without this
    step a big and a small red circle read as one red circle, since one template still fits their
    union with IoU 0.63 (issue #20).
 4. **Validity.** A reading is a valid scene only if it has 1 or 2 objects, each fits its template
@@ -133,10 +133,12 @@ def read(images) -> list[Reading]:
     scale = (resolution / 32) ** 2  # thresholds are in pixels at 32×32
     present = mass >= MIN_MASS * scale  # (B, K)
 
-    # what no object explains: a present colour outside its grown template, an absent colour anywhere
+    # what no object explains: colour outside every object's grown template (a tint inside a shape,
+    # such as a cyan rim on a green circle, is the shape's own business: step 1 gave it its colour)
     best_mask = templates[best_t].view(*best_t.shape, resolution, resolution)  # (B, K, H, W)
     grown = F.max_pool2d(best_mask, 3, stride=1, padding=1) > 0
-    unexplained = cover * ~(grown & present[..., None, None])  # (B, K, H, W)
+    objects_area = (grown & present[..., None, None]).any(1, keepdim=True)  # (B, 1, H, W)
+    unexplained = cover * ~objects_area  # (B, K, H, W)
     window = resolution // 32 * 3  # 3×3 at 32×32, 6×6 at 64×64
     stray = F.avg_pool2d(unexplained, window, stride=1) * window ** 2  # (B, K, H', W')
     stray_max, stray_at = stray.flatten(2).max(-1)  # (B, K)
@@ -260,3 +262,27 @@ def caption_accuracy(images, prompts: Sequence[str]) -> float:
     """Share of pictures that show what their caption says."""
     correct = caption_correct(images, prompts)
     return float(np.mean(correct)) if correct else 0.0
+
+
+def _left_open(obj: Obj, spec: _captions.ObjSpec) -> tuple:
+    """What a right object shows that its spec does not say: its size and/or cell where left open."""
+    return tuple(value for value, said in ((obj.size, spec.size), (obj.cell, spec.cell)) if said is None)
+
+
+def variety(images, prompt: str) -> int:
+    """How many different answers to what ``prompt`` leaves open the pictures give: distinct (size,
+    position) readings over the pictures that show what it names. For "a red circle" 16 right pictures
+    can give up to 16 (2 sizes × 9 cells); a model that draws one picture for it gives 1, and 0 means
+    none was right. A prompt that names everything has variety 1 at most."""
+    spec = _captions.parse(prompt)
+    answers = set()
+    for reading in read(images):
+        if matches(reading.scene, spec):
+            objects = reading.scene.objects
+            if len(objects) == 2 and not (_attributes_match(objects[0], spec.objects[0])
+                                          and _attributes_match(objects[1], spec.objects[1])
+                                          and relation_between(*objects) == spec.relation):
+                objects = objects[::-1]
+            answers.add(tuple(v for o, sp in zip(objects, spec.objects) for v in _left_open(o, sp)))
+    return len(answers)
+

@@ -87,9 +87,11 @@ def test_a_second_shape_or_a_stray_blob_of_one_colour_is_refused(picture, where)
     assert where in reading.reason
 
 
-def test_a_faint_speck_or_a_thin_edge_is_still_read():
-    picture = _drawn(Obj("circle", "red", "big", 4), patch=("red", slice(2, 3), slice(2, 4)))  # 2 px
-    assert oracle.read(picture)[0].scene == shapes.Scene((Obj("circle", "red", "big", 4),))
+def test_a_speck_or_a_tint_inside_the_shape_is_still_read():
+    speck = _drawn(Obj("circle", "red", "big", 4), patch=("red", slice(2, 3), slice(2, 4)))  # 2 px apart
+    assert oracle.read(speck)[0].scene == shapes.Scene((Obj("circle", "red", "big", 4),))
+    tint = _drawn(Obj("circle", "green", "big", 4), patch=("cyan", slice(15, 17), slice(19, 21)))  # inside
+    assert oracle.read(tint)[0].scene == shapes.Scene((Obj("circle", "green", "big", 4),))
 
 
 def test_caption_accuracy_of_rendered_scenes_and_of_wrong_captions():
@@ -139,3 +141,17 @@ def test_coverage_refuses_a_universe_no_object_can_show(universe):
 def test_bad_input_gets_a_clear_error(bad, error, message):
     with pytest.raises(error, match=message):
         oracle.read(bad)
+
+
+def test_variety_counts_distinct_answers_to_what_a_prompt_leaves_open():
+    red_circles = [Obj("circle", "red", size, cell) for size, cell in (("big", 0), ("big", 0), ("small", 0),
+                                                                      ("big", 4), ("small", 8))]
+    images = shapes.render([shapes.Scene((o,)) for o in red_circles]
+                           + [shapes.Scene((Obj("square", "red", "big", 0),))])  # a wrong picture
+    assert oracle.variety(images, "a red circle") == 4  # (big, 0) twice: one answer; the square: none
+    assert oracle.variety(images, "a red circle in the top left corner") == 2  # big, small
+    assert oracle.variety(images, "a big red circle in the top left corner") == 1
+    assert oracle.variety(images, "a blue circle") == 0
+    pair = shapes.Scene((Obj("circle", "red", "big", 1), Obj("square", "blue", "small", 4)))
+    flipped = shapes.Scene((Obj("square", "blue", "small", 4), Obj("circle", "red", "small", 1)))
+    assert oracle.variety(shapes.render([pair, flipped]), "a red circle above a blue square") == 2
