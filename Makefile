@@ -25,6 +25,9 @@ lab: setup
 test: setup
 	$(PY) -m pytest -q
 
+demo: setup  # the shipped pipeline on a two-object prompt; prints where it wrote the grid
+	$(PY) -m course_lib draw "a red circle to the left of a blue square" -n 16 -o out.png
+
 doctor: setup
 	$(PY) -m course_lib doctor
 

@@ -32,8 +32,8 @@ def device(prefer: str | None = None):
     if torch.cuda.is_available():
         return torch.device("cuda")
     if prefer == "cuda":
-        raise RuntimeError("no CUDA GPU is available here; run on the CPU (device('cpu')), "
-                           "or on Colab choose Runtime > Change runtime type > GPU")
+        raise RuntimeError("no CUDA GPU is available here; run on the CPU (device('cpu'), or --device cpu "
+                           "on the command line), or on Colab choose Runtime > Change runtime type > GPU")
     return torch.device("cpu")
 
 

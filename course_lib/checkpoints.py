@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import types
+import typing
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -67,9 +69,13 @@ def read_config(path: str | Path) -> dict:
                               "(python -m course_lib train ...) or reinstall the course to restore "
                               "the shipped checkpoints")
     try:
-        return json.loads(meta.read_text())
+        record = json.loads(meta.read_text())
     except json.JSONDecodeError as error:
         raise CheckpointError(f"{meta} is not valid JSON ({error}); delete the pair and train again") from None
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise CheckpointError(f"{meta} is not a checkpoint record (a JSON object with a \"config\" object); "
+                              "delete the pair and train again")
+    return record
 
 
 def verify(path: str | Path) -> None:
@@ -88,11 +94,7 @@ def load(path: str | Path, model_cls: Callable[..., Model], config_cls) -> Model
     if record.get("model") != model_cls.__name__:
         raise CheckpointError(f"{weights} holds a {record.get('model')}, not a {model_cls.__name__}; "
                               "load it with the matching class")
-    try:
-        config = config_cls(**record["config"])
-    except TypeError as error:
-        raise CheckpointError(f"{weights} was saved with a config this version of {config_cls.__name__} "
-                              f"does not accept ({error}); train it again") from None
+    config = _config(record["config"], _paths(path)[1], config_cls)
     verify(path)
     model = model_cls(config)
     try:
@@ -104,6 +106,45 @@ def load(path: str | Path, model_cls: Callable[..., Model], config_cls) -> Model
         first = str(error).splitlines()[0]
         raise CheckpointError(f"{weights} does not fit {model_cls.__name__}({config}): {first}") from None
     return model.eval()
+
+
+# JSON values a field of each simple annotated type accepts (an int is a fine float; a bool is no int)
+_JSON_TYPES = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}
+
+
+def _fits(value, hint) -> bool:
+    """Whether the JSON ``value`` can stand for a field annotated ``hint``. Only the simple types of
+    the course's configs are checked (int, float, bool, str, X | None, tuples and lists of them);
+    any other annotation is left to the model to refuse."""
+    origin, args = typing.get_origin(hint) or hint, typing.get_args(hint)
+    if hint in _JSON_TYPES:
+        return isinstance(value, _JSON_TYPES[hint]) and (hint is bool or not isinstance(value, bool))
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in args)
+    if origin in (tuple, list):
+        kinds = {arg for arg in args if arg is not Ellipsis}  # one kind: check every item against it
+        return isinstance(value, (list, tuple)) and (len(kinds) != 1 or all(_fits(v, *kinds) for v in value))
+    return True
+
+
+def _config(fields: dict, meta: Path, config_cls):
+    """``config_cls(**fields)``, refusing a field whose value is not of the type the dataclass
+    declares, so that a hand-edited ``"d_model": "128"`` is named here rather than failing deep in
+    the model's constructor."""
+    hints = typing.get_type_hints(config_cls)  # the annotations are strings under postponed evaluation
+    for field in dataclasses.fields(config_cls):
+        if field.name in fields and not _fits(fields[field.name], hints[field.name]):
+            hint = hints[field.name]
+            wanted = hint.__name__ if isinstance(hint, type) else str(hint)  # int; float | None; tuple[int, ...]
+            raise CheckpointError(f"{meta} gives {field.name} = {fields[field.name]!r}, but {config_cls.__name__} "
+                                  f"needs {wanted} there; put back the value it was saved with or train it again")
+    try:
+        return config_cls(**fields)
+    except TypeError as error:
+        raise CheckpointError(f"{meta} holds a config this version of {config_cls.__name__} does not accept "
+                              f"({error}); train it again") from None
 
 
 def shipped(name: str) -> Path:
@@ -122,7 +163,7 @@ def load_or_train(name: str, model_cls: Callable[..., Model], config_cls,
     weights, meta = _paths(path)
     if weights.exists() or meta.exists():
         model = load(path, model_cls, config_cls)
-        print(f"Loaded checkpoint {weights.name} ({read_config(path)['info'].get('mode', '?')} mode).")
+        print(f"Loaded checkpoint {weights.name} ({read_config(path).get('info', {}).get('mode', '?')} mode).")
         return model
     print(f"No checkpoint {weights.name} in {weights.parent}: training the preset instead.")
     return train()

@@ -16,6 +16,7 @@ their own: any ``translator`` with ``sample``'s signature, any ``image_tokenizer
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -77,15 +78,47 @@ def _device_of(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-def load_default(device: torch.device | str | None = None, **sampling) -> Pipeline:
+PARTS = ("bart", "vqgan", "clip")  # the checkpoints the pipeline is made of
+
+
+def checkpoint_paths(directory: str | Path | None = None) -> dict[str, Path]:
+    """Where each part comes from: ``directory``'s checkpoint when it holds one (a folder that
+    ``python -m course_lib train STAGE --out DIR`` wrote), else the shipped one.
+
+    A folder with none of the parts is refused (drawing would silently use only shipped ones), and
+    so is a ``vqgan`` of its own without a ``bart`` beside it: the shipped bart writes the shipped
+    vqgan's codes, which another vqgan reads as different pictures.
+    """
+    from . import checkpoints
+
+    found = {} if directory is None else {
+        name: Path(directory) / f"{name}.safetensors" for name in PARTS
+        if (Path(directory) / f"{name}.safetensors").exists()}
+    if directory is not None and not found:
+        raise checkpoints.CheckpointError(
+            f"{directory} holds no {', '.join(PARTS)} checkpoint; train one there "
+            f"(python -m course_lib train bart --out {directory}) or leave out --checkpoints")
+    if "vqgan" in found and "bart" not in found:
+        raise checkpoints.CheckpointError(
+            f"{found['vqgan']} needs a bart trained on its codes beside it (the shipped bart writes the "
+            f"shipped vqgan's); train one: python -m course_lib train bart --out {directory}")
+    return {name: found.get(name, checkpoints.shipped(name)) for name in PARTS}
+
+
+def load_default(device: torch.device | str | None = None, *, directory: str | Path | None = None,
+                 **sampling) -> Pipeline:
     """The pipeline of the shipped checkpoints (``bart``, ``vqgan``, ``clip``), on ``device`` (CUDA
-    when present). ``sampling`` sets temperature / top_k / guidance_scale (default ``bart.DEFAULT_SAMPLING``)."""
+    when present); with ``directory``, each part found there replaces the shipped one
+    (``checkpoint_paths``). ``sampling`` sets temperature / top_k / guidance_scale (default
+    ``bart.DEFAULT_SAMPLING``)."""
     from . import checkpoints, vqgan
     from . import device as pick_device
 
     dev = torch.device(device) if device is not None else pick_device()
-    translator = checkpoints.load(checkpoints.shipped("bart"), bart.CaptionToImageBart,
-                                  bart.TranslatorConfig).to(dev)
-    tokenizer = vqgan.load_tokenizer().to(dev)
-    ranker_model = checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig).to(dev)
+    if dev.type == "cuda":
+        pick_device("cuda")  # without a GPU: the course's one line, before loading, not torch's error after
+    paths = checkpoint_paths(directory)
+    translator = checkpoints.load(paths["bart"], bart.CaptionToImageBart, bart.TranslatorConfig).to(dev)
+    tokenizer = vqgan.load_tokenizer(paths["vqgan"]).to(dev)
+    ranker_model = checkpoints.load(paths["clip"], clip.ShapesCLIP, clip.ClipConfig).to(dev)
     return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})

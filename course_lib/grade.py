@@ -20,6 +20,10 @@ from .student import NOTEBOOKS_DIR, check_ids, exercises, mark_exercises
 FIELDS = ("student", "notebook", "exercise", "passed")
 
 
+class GradeError(ValueError):
+    """Folders that cannot be graded; the message says what to give instead."""
+
+
 def _ran_cleanly(cell) -> bool:
     return cell.get("execution_count") is not None and not any(o.output_type == "error" for o in cell.outputs)
 
@@ -41,13 +45,31 @@ def grade_notebook(submission: str | Path, source: str | Path, timeout: int = 60
     return results
 
 
+def _submissions(submissions_dir: Path, notebooks_dir: Path, csv_path: Path) -> list[Path]:
+    """The notebooks to grade, checked before the first one runs (minutes each): a folder that is
+    not there, or one with nothing to grade, is a ``GradeError`` now rather than a traceback later."""
+    for folder, what, instead in (
+            (submissions_dir, "submissions folder", "give the folder that holds <student>/<notebook>.ipynb"),
+            (notebooks_dir, "notebooks folder", "give --notebooks the folder of the instructor's notebooks"),
+            (csv_path.parent, "folder for the CSV", "give --csv a file in a folder that exists")):
+        if not folder.is_dir():
+            raise GradeError(f"the {what} {folder} {'is a file' if folder.exists() else 'does not exist'}; {instead}")
+    submissions = sorted(submissions_dir.glob("*/*.ipynb"))
+    if not submissions:
+        raise GradeError(f"{submissions_dir} holds no submissions; put each student's notebooks in a folder "
+                         f"of their own: {submissions_dir}/<student>/<notebook>.ipynb")
+    return submissions
+
+
 def grade_all(submissions_dir: str | Path, csv_path: str | Path | None = None,
               notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[dict]:
     """Grade every ``<student>/<notebook>.ipynb`` under ``submissions_dir`` and write the CSV
     (``grades.csv`` in ``submissions_dir`` unless ``csv_path`` says otherwise)."""
     submissions_dir, notebooks_dir = Path(submissions_dir), Path(notebooks_dir)
+    csv_path = Path(csv_path) if csv_path else submissions_dir / "grades.csv"
+    submissions = _submissions(submissions_dir, notebooks_dir, csv_path)
     rows = []
-    for submission in sorted(submissions_dir.glob("*/*.ipynb")):
+    for submission in submissions:
         source = notebooks_dir / submission.name
         student = submission.parent.name
         if not source.exists():
@@ -58,7 +80,6 @@ def grade_all(submissions_dir: str | Path, csv_path: str | Path | None = None,
             f"{exercise.rsplit('-', 1)[1]} {'✓' if passed else '✗'}" for exercise, passed in results.items()))
         rows += [dict(student=student, notebook=submission.stem, exercise=exercise, passed=passed)
                  for exercise, passed in results.items()]
-    csv_path = Path(csv_path) if csv_path else submissions_dir / "grades.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, FIELDS)
         writer.writeheader()

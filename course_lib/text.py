@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import captions
-from .checkpoints import DATA_DIR
+from .checkpoints import DATA_DIR, CheckpointError
 
 TOKENIZER_FILE = DATA_DIR / "caption_tokenizer.json"
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
@@ -42,13 +42,18 @@ def save_tokenizer(path: Path = TOKENIZER_FILE) -> Path:
 
 
 def load_tokenizer(path: Path = TOKENIZER_FILE):
-    """The shipped caption tokenizer, read from disk (no network)."""
+    """The shipped caption tokenizer, read from disk (no network). A file that is there but cannot be
+    read is a ``CheckpointError`` naming it, like a broken checkpoint."""
     from transformers import PreTrainedTokenizerFast
 
     if not Path(path).exists():
         raise FileNotFoundError(f"caption tokenizer {path} is missing; rebuild it with "
                                 "course_lib.text.save_tokenizer() or reinstall the course")
-    return PreTrainedTokenizerFast(tokenizer_file=str(path), **SPECIAL_TOKENS)
+    try:
+        return PreTrainedTokenizerFast(tokenizer_file=str(path), **SPECIAL_TOKENS)
+    except Exception as error:  # tokenizers raises a bare Exception for bad JSON and for JSON it rejects
+        raise CheckpointError(f"caption tokenizer {path} cannot be read ({error}); rebuild it with "
+                              "course_lib.text.save_tokenizer() or reinstall the course") from None
 
 
 def encode(tokenizer, prompts: list[str], max_length: int = captions.MAX_WORDS + 2):

@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import re
+import shutil
 
 import pytest
 import torch
@@ -98,3 +100,81 @@ def test_load_or_train_does_not_replace_a_broken_checkpoint(tmp_path):
 def test_shipped_checkpoints_are_intact():
     for weights in checkpoints.DATA_DIR.glob("*.safetensors"):
         checkpoints.verify(weights)
+
+
+@dataclasses.dataclass
+class RichConfig:  # string annotations, as under ``from __future__ import annotations``
+    width: "int" = 4
+    seconds: "float | None" = None
+    sizes: "tuple[int, ...]" = (1, 2)
+    name: "str" = "rich"
+    ema: "bool" = True
+
+
+class Rich(torch.nn.Module):
+    def __init__(self, config: RichConfig):
+        super().__init__()
+        self.layer = torch.nn.Linear(config.width, 2)
+
+
+def _rewrite(meta, record):
+    meta.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("record", [[], {"model": "Tiny", "sha256": "0"}, {"model": "Tiny", "config": [4]}])
+def test_a_config_file_that_is_no_checkpoint_record(tmp_path, record):
+    checkpoints.save(Tiny(TinyConfig()), tmp_path / "tiny", TinyConfig())
+    _rewrite(tmp_path / "tiny.json", record)
+    message = re.escape(f"{tmp_path / 'tiny.json'} is not a checkpoint record") + ".*train again"
+    with pytest.raises(CheckpointError, match=message):
+        checkpoints.load(tmp_path / "tiny", Tiny, TinyConfig)
+
+
+@pytest.mark.parametrize("field, value, wanted", [
+    ("width", "4", "int"), ("width", True, "int"), ("width", 4.0, "int"), ("width", None, "int"),
+    ("seconds", "1", "float | None"), ("sizes", ["a"], "tuple[int, ...]"), ("sizes", 3, "tuple[int, ...]"),
+    ("name", 3, "str"), ("ema", 1, "bool"),
+])
+def test_a_config_field_of_the_wrong_type_names_the_file(tmp_path, field, value, wanted):
+    checkpoints.save(Rich(RichConfig()), tmp_path / "rich", RichConfig())
+    record = json.loads((tmp_path / "rich.json").read_text())
+    record["config"][field] = value
+    _rewrite(tmp_path / "rich.json", record)
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{tmp_path / 'rich.json'} gives {field} = {value!r}, but RichConfig needs {wanted} there; ")):
+        checkpoints.load(tmp_path / "rich", Rich, RichConfig)
+
+
+def test_config_values_of_the_right_type_load(tmp_path):
+    config = RichConfig(width=3, seconds=2, sizes=(5,), name="x", ema=False)  # an int is a fine float
+    checkpoints.save(Rich(config), tmp_path / "rich", config)
+    assert checkpoints.load(tmp_path / "rich", Rich, RichConfig).layer.in_features == 3
+
+
+def test_every_shipped_checkpoint_loads_with_its_classes():
+    from course_lib import autoencoder, bart, clip, gan, text_gan, vqgan, vqvae
+
+    classes = {"Autoencoder": (autoencoder.Autoencoder, autoencoder.AEConfig),
+               "VAE": (autoencoder.VAE, autoencoder.VAEConfig),
+               "ConditionalVAE": (autoencoder.ConditionalVAE, autoencoder.VAEConfig),
+               "CaptionToImageBart": (bart.CaptionToImageBart, bart.TranslatorConfig),
+               "ShapesCLIP": (clip.ShapesCLIP, clip.ClipConfig), "GAN": (gan.GAN, gan.GANConfig),
+               "TextGAN": (text_gan.TextGAN, text_gan.TextGANConfig), "VQGAN": (vqgan.VQGAN, vqgan.VQGANConfig),
+               "VQVAE": (vqvae.VQVAE, vqvae.VQVAEConfig)}
+    shipped = sorted(checkpoints.DATA_DIR.glob("*.safetensors"))
+    assert len(shipped) >= 11
+    for weights in shipped:
+        checkpoints.load(weights, *classes[checkpoints.read_config(weights)["model"]])
+
+
+@pytest.mark.parametrize("content", ["{", '{"version": "1.0", "model": 3}'])
+def test_a_broken_caption_tokenizer_names_the_file(tmp_path, content):
+    from course_lib import text
+
+    path = tmp_path / "caption_tokenizer.json"
+    shutil.copy(text.TOKENIZER_FILE, path)
+    assert text.load_tokenizer(path)("a red circle")["input_ids"]  # the copy itself is fine
+    path.write_text(content)
+    message = re.escape(f"caption tokenizer {path} cannot be read") + ".*save_tokenizer"
+    with pytest.raises(CheckpointError, match=message):
+        text.load_tokenizer(path)

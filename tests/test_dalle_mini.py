@@ -1,6 +1,7 @@
 """The pipeline sorts by score and repeats under a seed; the draw command writes its grid and answers bad
 input in one line."""
 import dataclasses
+import shutil
 import subprocess
 import sys
 
@@ -8,7 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
+from course_lib import checkpoints, dalle_mini
 from course_lib.captions import CaptionError
+from course_lib.checkpoints import CheckpointError
 
 
 def test_draw_returns_pictures_sorted_by_score(pipeline):
@@ -55,10 +58,42 @@ def test_draw_command_bad_input_is_one_clear_line(args, message, tmp_path):
 
 
 def test_draw_command_writes_the_grid_and_says_where(tmp_path):
-    out = tmp_path / "grid" / "red.png"
+    out, mine = tmp_path / "grid" / "red.png", tmp_path / "mine"
+    mine.mkdir()
+    for suffix in (".safetensors", ".json"):  # a retrained CLIP, as train clip --out mine leaves it
+        shutil.copy(checkpoints.shipped("clip").with_suffix(suffix), mine)
     result = subprocess.run([sys.executable, "-m", "course_lib", "draw", "a red circle", "-n", "4", "-o", str(out),
-                             "--device", "cpu"], capture_output=True, text=True)
+                             "--device", "cpu", "--checkpoints", str(mine)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    assert f"checkpoints: bart shipped, vqgan shipped, clip from {mine}" in result.stdout
     assert f"wrote {out} (4 candidates for 'a red circle'" in result.stdout
     with Image.open(out) as grid:  # a whole PNG: the process ends without tearing down, after writing
         grid.verify()
+
+
+def test_checkpoint_paths_take_each_part_from_the_folder_when_there(tmp_path):
+    assert dalle_mini.checkpoint_paths() == {name: checkpoints.shipped(name) for name in dalle_mini.PARTS}
+    (tmp_path / "clip.safetensors").write_bytes(b"")
+    assert dalle_mini.checkpoint_paths(tmp_path) == {"bart": checkpoints.shipped("bart"),
+                                                     "vqgan": checkpoints.shipped("vqgan"),
+                                                     "clip": tmp_path / "clip.safetensors"}
+    for name in ("bart", "vqgan"):
+        (tmp_path / f"{name}.safetensors").write_bytes(b"")
+    mine = {name: tmp_path / f"{name}.safetensors" for name in dalle_mini.PARTS}
+    assert dalle_mini.checkpoint_paths(tmp_path) == mine
+
+
+def test_checkpoint_paths_refuse_a_folder_without_parts_or_a_vqgan_without_its_bart(tmp_path):
+    (tmp_path / "vqvae.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="holds no bart, vqgan, clip checkpoint; train one there"):
+        dalle_mini.checkpoint_paths(tmp_path)
+    (tmp_path / "vqgan.safetensors").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="needs a bart trained on its codes beside it .* train bart --out"):
+        dalle_mini.checkpoint_paths(tmp_path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="there is a GPU here")
+def test_load_default_on_cuda_without_a_gpu_says_so_before_loading(monkeypatch):
+    monkeypatch.setattr(checkpoints, "load", lambda *args, **kwargs: pytest.fail("a checkpoint was loaded"))
+    with pytest.raises(RuntimeError, match=r"no CUDA GPU is available here; run on the CPU \(device\('cpu'\)"):
+        dalle_mini.load_default("cuda")

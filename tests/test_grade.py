@@ -34,3 +34,18 @@ def test_grade_two_submissions(tmp_path):
         ("solved", "00_shapes_world-ex1", "True"), ("solved", "00_shapes_world-ex2", "True"),
         ("stub", "00_shapes_world-ex1", "False"), ("stub", "00_shapes_world-ex2", "True")]
     assert len(rows) == 4
+
+
+def test_folders_that_cannot_be_graded_are_refused_before_any_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(grade, "grade_notebook", lambda *args: pytest.fail("a notebook ran"))
+    with pytest.raises(grade.GradeError, match="the submissions folder .* does not exist; give the folder"):
+        grade.grade_all(tmp_path / "none")
+    with pytest.raises(grade.GradeError, match="holds no submissions; put each student's notebooks"):
+        grade.grade_all(tmp_path)
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / SOURCE.name).write_text("{}")
+    with pytest.raises(grade.GradeError, match="the notebooks folder .* does not exist; give --notebooks"):
+        grade.grade_all(tmp_path, notebooks_dir=tmp_path / "none")
+    with pytest.raises(grade.GradeError, match="the folder for the CSV .* does not exist; give --csv a file"):
+        grade.grade_all(tmp_path, tmp_path / "none" / "grades.csv", ROOT / "notebooks")
+    assert not (tmp_path / "grades.csv").exists()
