@@ -45,9 +45,36 @@ class Context:
         return checkpoints.load(self.directory / name, model_cls, config_cls).to(device or self.device)
 
 
-def prompts(n: int, split: str, kind: str) -> list[str]:
-    """Canonical captions of ``n`` scenes of a split ("train" or "heldout") and kind ("one" or "two")."""
-    return [captions.describe(s) for s in shapes.sample_scenes(n, seed=PROMPT_SEED, split=split, kind=kind)]
+# What the partial prompts leave open, in turn: people type "a red circle" before they type
+# "a big red circle in the top left corner" (issue #20). Two-object prompts place by the relation.
+PARTIAL_OPEN = {"one": (("size",), ("position",), ("size", "position")), "two": (("size",),)}
+PARTIAL_EXAMPLE = "a red circle"  # the prompt whose 16 candidates should spread over sizes and cells
+
+
+def prompts(n: int, split: str, kind: str, *, partial: bool = False) -> list[str]:
+    """Canonical captions of ``n`` scenes of a split ("train" or "heldout") and kind ("one" or "two");
+    ``partial``: the same scenes' captions with size and position left open as ``PARTIAL_OPEN`` says."""
+    scenes = shapes.sample_scenes(n, seed=PROMPT_SEED, split=split, kind=kind)
+    if not partial:
+        return [captions.describe(s) for s in scenes]
+    choices = PARTIAL_OPEN[kind]
+    return [captions.describe(s, leave_open=choices[i % len(choices)]) for i, s in enumerate(scenes)]
+
+
+def by_prompt_set(measure: Callable[[list[str]], dict[str, float]], n: int, *, kinds=shapes.KINDS,
+                  partial: tuple[bool, ...] = (False, True)) -> dict[str, float]:
+    """``measure(prompts) -> {name: share}`` on ``n`` prompts of every split and kind, canonical and
+    partial: figures ``NAME_TAG_KIND`` (``partial_NAME_...`` for partial prompts; TAG seen or heldout)
+    and their mean over the kinds, ``NAME_TAG``."""
+    figures = {}
+    for is_partial in partial:
+        prefix = "partial_" if is_partial else ""
+        for split, tag in SPLIT_TAGS.items():
+            per_kind = {kind: measure(prompts(n, split, kind, partial=is_partial)) for kind in kinds}
+            for name in per_kind[kinds[0]]:
+                figures |= {f"{prefix}{name}_{tag}_{kind}": per_kind[kind][name] for kind in kinds}
+                figures[f"{prefix}{name}_{tag}"] = _mean(per_kind[kind][name] for kind in kinds)
+    return figures
 
 
 def _mean(values) -> float:
@@ -79,12 +106,17 @@ def measure_gan(ctx: Context) -> dict[str, float]:
 
 
 def measure_text_gan(ctx: Context) -> dict[str, float]:
-    """Caption accuracy of one sample per prompt, seen and held-out (``text_gan.evaluate``); speed (CPU)."""
+    """Caption accuracy of one sample per prompt, seen and held-out (``text_gan.evaluate``); 16 samples per
+    canonical and partial one-object prompt ranked by the shipped CLIP (``judge_candidates``); speed (CPU)."""
     cpu = torch.device("cpu")
     model = ctx.load("text_gan", text_gan.TextGAN, text_gan.TextGANConfig, cpu)
     n, config = ctx.budget.samples, model.config
     scores = text_gan.evaluate(model, n=n)
     figures = {"caption_acc_seen": scores["accuracy_seen"], "caption_acc_heldout": scores["accuracy_heldout"]}
+    ranker = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig, cpu)
+    draw = ranked_by_clip(lambda prompt_list, seed: model.sample(prompt_list, seed=seed), ranker)
+    figures |= by_prompt_set(lambda prompt_list: judge_candidates(draw, prompt_list), ctx.budget.prompts,
+                             kinds=("one",))
     seen = text_gan.prompts(n)
     figures |= generation_speed(lambda: model.sample(seen), n)
     data = text_gan.training_data(dataclasses.replace(config, n_train=TRAIN_BATCHES * config.batch_size))
@@ -109,6 +141,10 @@ def measure_autoencoder(ctx: Context, name: str) -> dict[str, float]:
     data = autoencoder.one_object_data(n, seed=7, middle_only=config.middle_only, resolution=config.resolution)
     inputs = (data.images,)
     if isinstance(model, autoencoder.ConditionalVAE):
+        ranker = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig, torch.device("cpu"))
+        generate = lambda prompt_list, seed: model.generate(prompt_list, torch.Generator().manual_seed(seed))
+        figures |= by_prompt_set(lambda prompt_list: judge_candidates(ranked_by_clip(generate, ranker), prompt_list),
+                                 ctx.budget.prompts, kinds=("one",))
         seen = [captions.describe(s) for s in data.scenes]
         inputs += (autoencoder.attributes(seen),)
         figures |= generation_speed(lambda: model.generate(seen), n)
@@ -161,18 +197,18 @@ def _translator(ctx: Context) -> tuple[bart.CaptionToImageBart, vqgan.VQGAN]:
 
 def measure_bart(ctx: Context) -> dict[str, float]:
     """``bart.caption_accuracy`` of one sample per prompt per split and scene kind, and their means:
-    ``caption_acc_*`` sampled as ``bart.DEFAULT_SAMPLING``, ``t1_caption_acc_*`` at temperature 1 (the
-    model's own distribution, what ``train bart`` records); sampling speed (tokens + VQ-GAN decode);
+    ``caption_acc_*`` sampled as ``bart.DEFAULT_SAMPLING`` (``partial_caption_acc_*`` on partial
+    prompts), ``t1_caption_acc_*`` at temperature 1 (the model's own distribution, what ``train bart``
+    records); sampling speed (tokens + VQ-GAN decode);
     translation training speed."""
     model, tokenizer = _translator(ctx)
     n = ctx.budget.prompts
-    figures = {}
-    for prefix, sampling in (("", bart.DEFAULT_SAMPLING), ("t1_", {"temperature": 1.0})):
-        for split, tag in SPLIT_TAGS.items():
-            name = f"{prefix}caption_acc_{tag}"
-            for kind in shapes.KINDS:
-                figures[f"{name}_{kind}"] = bart.caption_accuracy(model, tokenizer, prompts(n, split, kind), **sampling)
-            figures[name] = _mean(figures[f"{name}_{kind}"] for kind in shapes.KINDS)
+
+    def accuracy(sampling):
+        return lambda prompt_list: {"caption_acc": bart.caption_accuracy(model, tokenizer, prompt_list, **sampling)}
+
+    figures = by_prompt_set(accuracy(bart.DEFAULT_SAMPLING), n)
+    figures |= {f"t1_{k}": v for k, v in by_prompt_set(accuracy({"temperature": 1.0}), n, partial=(False,)).items()}
     seen, side = prompts(n, "train", "two"), int(model.config.image_tokens ** 0.5)
     draw = lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side))
     figures |= generation_speed(draw, n)
@@ -233,17 +269,20 @@ def measure_pipeline(ctx: Context) -> dict[str, float]:
     ranker = ctx.load("clip", clip.ShapesCLIP, clip.ClipConfig)
     pipeline = dalle_mini.Pipeline(translator, tokenizer, dalle_mini.clip_ranker(ranker),
                                    **bart.DEFAULT_SAMPLING)
-    figures, drawn, elapsed = {}, 0, 0.0
-    for split, tag in SPLIT_TAGS.items():
-        for kind in shapes.KINDS:
-            kind_figures, took = _draw_and_judge(pipeline, prompts(ctx.budget.prompts, split, kind))
-            figures |= {f"{name}_{tag}_{kind}": value for name, value in kind_figures.items()}
-            drawn, elapsed = drawn + ctx.budget.prompts, elapsed + took
-        for name in ("random", "best_of_16", "oracle_best_of_16"):
-            figures[f"{name}_{tag}"] = _mean(figures[f"{name}_{tag}_{kind}"] for kind in shapes.KINDS)
-        figures[f"lift_{tag}"] = figures[f"best_of_16_{tag}"] - figures[f"random_{tag}"]
-    figures["draw_seconds_per_prompt"] = elapsed / drawn
-    figures["draw_seconds_per_image"] = elapsed / (drawn * CANDIDATES)
+    timing = []
+
+    def draw(prompt: str, seed: int) -> torch.Tensor:
+        took, drawing = seconds(lambda: pipeline.draw(prompt, CANDIDATES, seed=seed))
+        timing.append(took)
+        return drawing.images  # best first
+
+    figures = by_prompt_set(lambda prompt_list: judge_candidates(draw, prompt_list), ctx.budget.prompts)
+    for prefix in ("", "partial_"):
+        for tag in SPLIT_TAGS.values():
+            figures[f"{prefix}lift_{tag}"] = figures[f"{prefix}best_of_16_{tag}"] - figures[f"{prefix}random_{tag}"]
+    figures |= spread_of_example(draw(PARTIAL_EXAMPLE, 0))
+    figures["draw_seconds_per_prompt"] = _mean(timing)
+    figures["draw_seconds_per_image"] = _mean(timing) / CANDIDATES
     if ctx.directory.resolve() == checkpoints.DATA_DIR:  # the command line draws with the shipped ones
         figures["cli_draw_seconds"] = _command_line_draw_seconds(ctx.device)
     return figures
@@ -261,26 +300,49 @@ def _command_line_draw_seconds(device: torch.device, runs: int = 3) -> float:
     return statistics.median(timings[1:])
 
 
-def _draw_and_judge(pipeline: dalle_mini.Pipeline, prompt_list: list[str]) -> tuple[dict[str, float], float]:
-    """Draw ``CANDIDATES`` pictures per prompt and judge them with the oracle; (figures, seconds drawing)."""
-    random_pick, best, any_right, elapsed = [], [], [], 0.0
+def judge_candidates(draw: Callable[[str, int], torch.Tensor], prompt_list: list[str]) -> dict[str, float]:
+    """``draw(prompt, seed)`` makes ``CANDIDATES`` pictures, best first; the oracle judges them.
+    ``random``: accuracy of one random candidate (the mean over all); ``best_of_16``: of the first;
+    ``oracle_best_of_16``: some candidate is right; ``variety``: distinct answers to what the prompt
+    leaves open among the right ones (``oracle.variety``; at most 1 for a prompt that names everything)."""
+    random_pick, best, any_right, variety = [], [], [], []
     for seed, prompt in enumerate(prompt_list):
-        took, drawing = seconds(lambda: pipeline.draw(prompt, CANDIDATES, seed=seed))
-        right = oracle.caption_correct(drawing.images, [prompt] * CANDIDATES)  # best first
+        images = draw(prompt, seed)
+        right = oracle.caption_correct(images, [prompt] * len(images))
         random_pick.append(_mean(right))
         best.append(right[0])
         any_right.append(any(right))
-        elapsed += took
-    return {"random": _mean(random_pick), "best_of_16": _mean(best), "oracle_best_of_16": _mean(any_right)}, elapsed
+        variety.append(oracle.variety(images, prompt))
+    return {"random": _mean(random_pick), "best_of_16": _mean(best), "oracle_best_of_16": _mean(any_right),
+            "variety": _mean(variety)}
+
+
+def spread_of_example(images: torch.Tensor) -> dict[str, float]:
+    """How the candidates of ``PARTIAL_EXAMPLE`` spread: right ones, and distinct sizes and cells among them."""
+    spec = captions.parse(PARTIAL_EXAMPLE)
+    right = [r.scene.objects[0] for r in oracle.read(images) if oracle.matches(r.scene, spec)]
+    return {"example_right": len(right), "example_sizes": len({o.size for o in right}),
+            "example_cells": len({o.cell for o in right})}
+
+
+def ranked_by_clip(generate: Callable[[list[str], int], torch.Tensor], ranker: clip.ShapesCLIP):
+    """A ``draw(prompt, seed)`` for ``judge_candidates`` from a one-picture-per-prompt generator:
+    ``CANDIDATES`` pictures of the prompt, sorted by CLIP's relevance, best first (DALL·E's reranking,
+    applied to any generator)."""
+    def draw(prompt: str, seed: int) -> torch.Tensor:
+        images = generate([prompt] * CANDIDATES, seed).cpu()
+        scores = clip.relevance(ranker, images.to(next(ranker.parameters()).device), [prompt])[:, 0].cpu()
+        return images[scores.argsort(descending=True)]
+    return draw
 
 
 # stage -> (the checkpoints it needs, its measurement)
 STAGES: dict[str, tuple[tuple[str, ...], Callable[[Context], dict[str, float]]]] = {
     "gan": (("gan",), measure_gan),
-    "text_gan": (("text_gan",), measure_text_gan),
+    "text_gan": (("text_gan", "clip"), measure_text_gan),
     "ae": (("ae",), lambda ctx: measure_autoencoder(ctx, "ae")),
     "vae": (("vae",), lambda ctx: measure_autoencoder(ctx, "vae")),
-    "cvae": (("cvae",), lambda ctx: measure_autoencoder(ctx, "cvae")),
+    "cvae": (("cvae", "clip"), lambda ctx: measure_autoencoder(ctx, "cvae")),
     "vqvae": (("vqvae",), measure_vqvae),
     "vqgan": (("vqgan",), measure_vqgan),
     "bart": (("bart", "vqgan"), measure_bart),

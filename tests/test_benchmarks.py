@@ -12,20 +12,25 @@ import torch
 from benchmarks import run, vq_peer
 from course_lib import autoencoder, bart, checkpoints, clip, gan, text_gan, vqgan, vqvae
 
-# the figures issue 9 names (so results stay comparable over time), per-kind ones, and the VQ comparison
+# the figures issue 9 names (so results stay comparable over time), per-kind ones, the partial prompts
+# of issue 20 (one sample, CLIP's best of 16, variety), and the VQ comparison
 REQUIRED = {
     "gan": ["validity", "coverage"],
-    "text_gan": ["caption_acc_seen", "caption_acc_heldout"],
+    "text_gan": ["caption_acc_seen", "caption_acc_heldout", "best_of_16_seen", "partial_random_seen",
+                 "partial_best_of_16_seen", "partial_best_of_16_heldout", "partial_variety_seen_one"],
     "ae": ["recon_agreement"],
     "vae": ["recon_agreement", "prior_validity"],
-    "cvae": ["caption_acc_seen"],
+    "cvae": ["caption_acc_seen", "partial_random_seen", "partial_best_of_16_seen", "partial_variety_seen"],
     "vqvae": ["recon_agreement"],
     "vqgan": ["recon_agreement", "code_usage", "perplexity"],
     "bart": ["caption_acc_seen", "caption_acc_heldout", "caption_acc_seen_one", "caption_acc_seen_two",
-             "caption_acc_heldout_one", "caption_acc_heldout_two"],
+             "caption_acc_heldout_one", "caption_acc_heldout_two", "partial_caption_acc_seen_one",
+             "partial_caption_acc_seen_two", "partial_caption_acc_heldout"],
     "clip": ["zeroshot_color", "zeroshot_shape", "retrieval_r1"],
     "pipeline": ["random_seen", "best_of_16_seen", "best_of_16_heldout", "random_heldout", "lift_heldout",
-                 "best_of_16_seen_one", "best_of_16_seen_two"],
+                 "best_of_16_seen_one", "best_of_16_seen_two", "partial_random_seen", "partial_best_of_16_seen",
+                 "partial_best_of_16_heldout", "partial_lift_heldout", "partial_variety_seen_one",
+                 "example_right", "example_sizes", "example_cells"],
     "vq_peer": ["ours_recon_agreement", "peer_recon_agreement", "ours_code_usage", "peer_code_usage",
                 "ours_perplexity", "peer_perplexity", "ours_train_steps_per_s", "peer_train_steps_per_s"],
 }
@@ -74,8 +79,10 @@ def test_required_figures_are_there_and_in_range(harness, stage):
             assert value > 0
         elif "perplexity" in metric:
             assert value >= 1.0
-        elif metric.startswith("lift"):
+        elif "lift" in metric:
             assert -1.0 <= value <= 1.0
+        elif "variety" in metric or metric.startswith("example_"):  # counts of candidates (of 16)
+            assert 0 <= value <= 16
         else:
             assert 0.0 <= value <= 1.0, f"{stage}.{metric} = {value} is not a share"
     timings = [m for m in figures if m.endswith("_per_s") or "seconds" in m]
