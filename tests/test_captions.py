@@ -194,3 +194,25 @@ def test_readme_refusals_answer_as_shown(prompt, answer):
         captions.parse(prompt)
     message, start = str(info.value), answer.removesuffix(" …")
     assert message == answer or (start != answer and message.startswith(start)), message
+
+
+def test_varied_captions_leave_size_and_position_open_at_the_configured_rates():
+    """Training captions name a subset of the attributes now and then (issue #20: short prompts)."""
+    rng = random.Random(3)
+    specs = [captions.parse(captions.describe(s, rng)).objects[0] for s in shapes.sample_scenes(4000, seed=8, kind="one")]
+    assert abs(sum(o.cell is None for o in specs) / len(specs) - (1 - captions.POSITION_NAMED)) < 0.03
+    assert abs(sum(o.size is None for o in specs) / len(specs) - (1 - captions.SIZE_NAMED["one"])) < 0.03
+    assert any(o.cell is None and o.size is None for o in specs)
+
+
+@pytest.mark.parametrize("leave_open, expected", [
+    ((), "a big red circle at the top"),
+    (("size",), "a red circle at the top"),
+    (("position",), "a big red circle"),
+    (("size", "position"), "a red circle"),
+])
+def test_canonical_captions_can_leave_attributes_open(leave_open, expected):
+    scene = shapes.Scene((shapes.Obj("circle", "red", "big", 1),))
+    assert captions.describe(scene, leave_open=leave_open) == expected
+    with pytest.raises(ValueError, match="leave_open takes size and position"):
+        captions.describe(scene, leave_open=("colour",))
