@@ -139,7 +139,7 @@ def read(images) -> list[Reading]:
     grown = F.max_pool2d(best_mask, 3, stride=1, padding=1) > 0
     objects_area = (grown & present[..., None, None]).any(1, keepdim=True)  # (B, 1, H, W)
     unexplained = cover * ~objects_area  # (B, K, H, W)
-    window = resolution // 32 * 3  # 3×3 at 32×32, 6×6 at 64×64
+    window = _stray_window(resolution)
     stray = F.avg_pool2d(unexplained, window, stride=1) * window ** 2  # (B, K, H', W')
     stray_max, stray_at = stray.flatten(2).max(-1)  # (B, K)
 
@@ -161,7 +161,7 @@ def _account_for_every_pixel(reading: Reading, unexplained: torch.Tensor, stray:
     k = int(stray.argmax())
     if stray[k] > MAX_STRAY:
         row, col = divmod(int(stray_at[k]), width)
-        half = resolution // 32 * 3 // 2  # from the window's corner to its centre
+        half = _stray_window(resolution) // 2  # from the window's corner to its centre
         where = _where(row + half, col + half, resolution)
         return Reading(None, f"no valid scene: {COLOR_NAMES[k]} pixels {where} belong to no shape "
                              f"({float(stray[k]):.1f} px in a 3×3 patch; a second shape or a stray blob)")
@@ -170,6 +170,11 @@ def _account_for_every_pixel(reading: Reading, unexplained: torch.Tensor, stray:
         return Reading(None, f"no valid scene: {float(unexplained[k]):.1f} px of {COLOR_NAMES[k]} belong to "
                              f"no shape (at most {MAX_UNEXPLAINED:g})")
     return reading
+
+
+def _stray_window(resolution: int) -> int:
+    """Side of the window a stray patch is summed over: 3 pixels at 32×32, 6 at 64×64."""
+    return resolution // 32 * 3
 
 
 def _where(y: int, x: int, resolution: int) -> str:
@@ -237,17 +242,22 @@ def _attributes_match(obj: Obj, spec: _captions.ObjSpec) -> bool:
             and spec.cell in (None, obj.cell))
 
 
-def matches(scene: Scene | None, spec: _captions.CaptionSpec) -> bool:
-    """True when ``scene`` shows exactly the objects ``spec`` names, each attribute and the relation right."""
+def _in_spec_order(scene: Scene | None, spec: _captions.CaptionSpec) -> tuple[Obj, ...] | None:
+    """The scene's objects in the order ``spec`` names them, if they show what it says; else None."""
     if scene is None or len(scene.objects) != len(spec.objects):
-        return False
+        return None
     if len(spec.objects) == 1:
-        return _attributes_match(scene.objects[0], spec.objects[0])
+        return scene.objects if _attributes_match(scene.objects[0], spec.objects[0]) else None
     for a, b in (scene.objects, scene.objects[::-1]):
         if (_attributes_match(a, spec.objects[0]) and _attributes_match(b, spec.objects[1])
                 and relation_between(a, b) == spec.relation):
-            return True
-    return False
+            return a, b
+    return None
+
+
+def matches(scene: Scene | None, spec: _captions.CaptionSpec) -> bool:
+    """True when ``scene`` shows exactly the objects ``spec`` names, each attribute and the relation right."""
+    return _in_spec_order(scene, spec) is not None
 
 
 def caption_correct(images, prompts: Sequence[str]) -> list[bool]:
@@ -277,12 +287,8 @@ def variety(images, prompt: str) -> int:
     spec = _captions.parse(prompt)
     answers = set()
     for reading in read(images):
-        if matches(reading.scene, spec):
-            objects = reading.scene.objects
-            if len(objects) == 2 and not (_attributes_match(objects[0], spec.objects[0])
-                                          and _attributes_match(objects[1], spec.objects[1])
-                                          and relation_between(*objects) == spec.relation):
-                objects = objects[::-1]
+        objects = _in_spec_order(reading.scene, spec)
+        if objects is not None:
             answers.add(tuple(v for o, sp in zip(objects, spec.objects) for v in _left_open(o, sp)))
     return len(answers)
 
