@@ -330,9 +330,11 @@ def ranked_by_clip(generate: Callable[[list[str], int], torch.Tensor], ranker: c
     """A ``draw(prompt, seed)`` for ``judge_candidates`` from a one-picture-per-prompt generator:
     ``CANDIDATES`` pictures of the prompt, sorted by CLIP's relevance, best first (DALL·E's reranking,
     applied to any generator)."""
+    score = dalle_mini.clip_ranker(ranker)  # the pipeline's own ranking
+
     def draw(prompt: str, seed: int) -> torch.Tensor:
         images = generate([prompt] * CANDIDATES, seed).cpu()
-        scores = clip.relevance(ranker, images.to(next(ranker.parameters()).device), [prompt])[:, 0].cpu()
+        scores = score(images.to(next(ranker.parameters()).device), prompt).cpu()
         return images[scores.argsort(descending=True)]
     return draw
 
