@@ -40,7 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from . import captions as _captions
+from .checkpoints import Checkpointed
 from .shapes import COLOR_NAMES, POSITIONS, SHAPES, SIZES
 
 # ---------------------------------------------------------------- configs and presets
@@ -223,8 +225,10 @@ class Decoder(nn.Module):
 # ---------------------------------------------------------------- the three models
 
 
-class Autoencoder(nn.Module):
+class Autoencoder(Checkpointed, nn.Module):
     """x -> z = e(x) -> x̂ = d(z); loss = ||x - d(e(x))|| as on the slide, here as Bernoulli BCE."""
+
+    config_class = AEConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: AEConfig):
         super().__init__()
@@ -251,8 +255,10 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(images))
 
 
-class VAE(nn.Module):
+class VAE(Checkpointed, nn.Module):
     """Encoder -> (mu, log sigma^2); z = reparameterize(mu, logvar); loss = reconstruction + beta * KL."""
+
+    config_class = VAEConfig  # what ``from_checkpoint`` rebuilds it from
 
     condition_dim = 0  # size of the condition y; 0 for the unconditional VAE
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import random
 from pathlib import Path
 from typing import Sequence
@@ -31,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from . import captions, text
+from .checkpoints import Checkpointed
 from .train import Budget, CosineSchedule, fit
 
 
@@ -60,8 +63,10 @@ PRESETS = {
 }
 
 
-class CaptionToImageBart(nn.Module):
+class CaptionToImageBart(Checkpointed, nn.Module):
     """``BartForConditionalGeneration`` whose encoder reads captions and whose decoder writes image tokens."""
+
+    config_class = TranslatorConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: TranslatorConfig):
         super().__init__()
@@ -108,6 +113,11 @@ class CaptionToImageBart(nn.Module):
         out = self.bart(encoder_outputs=encoder_outputs, attention_mask=text_mask, decoder_input_ids=tokens,
                         use_cache=True, **{self._cache_name: cache})
         return out.logits[:, -1, self.image_offset:self.image_bos].float(), getattr(out, self._cache_name)
+
+    def sample(self, prompts: Sequence[str], **sampling) -> torch.Tensor:
+        """One token grid per prompt, (B, image_tokens) codes in [0, K): ``bart.sample`` with this model.
+        The pipeline calls this method, so any translator that has it plugs in."""
+        return sample(self, prompts, **sampling)
 
     def decoder_inputs(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, N) in [0, K) -> decoder input ids (B, N): <image>, then the codes shifted right."""
@@ -163,7 +173,7 @@ def mask_spans(words: list[str], rng: random.Random, ratio: float = 0.3, mean_sp
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
-    k, p, limit = 0, 1.0, pow(2.718281828459045, -mean)
+    k, p, limit = 0, 1.0, math.exp(-mean)  # Knuth's method: multiply uniforms until below e^-mean
     while True:
         p *= rng.random()
         if p < limit:

@@ -24,7 +24,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+from .paths import DATA_DIR
+
 Model = TypeVar("Model", bound=torch.nn.Module)
 
 
@@ -145,6 +146,29 @@ def _config(fields: dict, meta: Path, config_cls):
     except TypeError as error:
         raise CheckpointError(f"{meta} holds a config this version of {config_cls.__name__} does not accept "
                               f"({error}); train it again") from None
+
+
+class Checkpointed:
+    """Gives a model class one-line loading: ``GAN.from_checkpoint("gan")`` (a shipped checkpoint by
+    name) or ``GAN.from_checkpoint("checkpoints/gan")`` (a path, with or without its suffix). The
+    class names its config dataclass in ``config_class``; the JSON record says which class saved it."""
+
+    config_class: type
+
+    @classmethod
+    def from_checkpoint(cls, name_or_path: str | Path):
+        """The model saved at ``name_or_path``, in eval mode (``load`` says what can go wrong)."""
+        return load(locate(name_or_path), cls, cls.config_class)
+
+
+def locate(name_or_path: str | Path) -> Path:
+    """A checkpoint's path: ``name_or_path`` itself when a file of it exists or it names a folder,
+    else the shipped checkpoint of that name (``"gan"`` -> ``course_lib/data/gan.safetensors``)."""
+    path = Path(name_or_path)
+    weights, meta = _paths(path)
+    if weights.exists() or meta.exists() or len(path.parts) > 1:
+        return weights
+    return shipped(path.name)
 
 
 def shipped(name: str) -> Path:

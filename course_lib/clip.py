@@ -14,6 +14,7 @@ embeddings, as the CLIP paper and the slide's demo compute it.
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -21,11 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from . import captions, text
+from .checkpoints import Checkpointed
 from .shapes import COLOR_NAMES, SHAPES
 from .train import Budget, CosineSchedule, fit
 
 SCORE_SCALE = 100.0  # relevance score = 100 × cosine similarity, as on the slide
+MAX_LOGIT_SCALE = math.log(100)  # the learned temperature 1/τ is clipped at 100, as in CLIP (section 2.5)
 
 
 @dataclasses.dataclass
@@ -71,8 +75,10 @@ def _text_cfg(config: ClipConfig, tokenizer):
                        eos_id=tokenizer.eos_token_id, pool_type="eos")
 
 
-class ShapesCLIP(nn.Module):
+class ShapesCLIP(Checkpointed, nn.Module):
     """open_clip's ``CLIP`` sized for 32×32 ShapesWorld pictures and the caption tokenizer."""
+
+    config_class = ClipConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: ClipConfig):
         super().__init__()
@@ -184,7 +190,7 @@ def train_step(model: ShapesCLIP, optimizer: torch.optim.Optimizer, batch) -> di
     loss.backward()
     optimizer.step()
     with torch.no_grad():
-        model.clip.logit_scale.clamp_(0, 4.6052)  # temperature at most 100, as in CLIP
+        model.clip.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
     return {"clip_loss": loss.item()}
 
 

@@ -10,7 +10,8 @@ Slides "Part 5: Piecing the blocks together" and DALL·E's "generate, rank with 
    best first.
 
 The three parts are plain attributes of ``Pipeline`` with small interfaces, so a learner can swap in
-their own: any ``translator`` with ``sample``'s signature, any ``image_tokenizer`` with
+their own: any ``translator`` with a ``sample(prompts, *, temperature, top_k, guidance_scale,
+generator) -> codes (N, 64)`` method (``bart.CaptionToImageBart.sample``), any ``image_tokenizer`` with
 ``decode(codes (N, 8, 8)) -> pictures (N, 3, 32, 32)``, and any ``ranker(pictures, prompt) -> scores``.
 """
 from __future__ import annotations
@@ -63,8 +64,8 @@ class Pipeline:
             raise ValueError(f"the number of candidates must be a positive integer, got {n!r}")
         generator = torch.Generator().manual_seed(seed)
         codes = torch.cat([
-            bart.sample(self.translator, [prompt] * min(batch_size, n - start), temperature=self.temperature,
-                        top_k=self.top_k, guidance_scale=self.guidance_scale, generator=generator)
+            self.translator.sample([prompt] * min(batch_size, n - start), temperature=self.temperature,
+                                   top_k=self.top_k, guidance_scale=self.guidance_scale, generator=generator)
             for start in range(0, n, batch_size)])  # (n, 64)
         side = int(codes.shape[1] ** 0.5)
         grids = codes.view(n, side, side)
@@ -111,14 +112,14 @@ def load_default(device: torch.device | str | None = None, *, directory: str | P
     when present); with ``directory``, each part found there replaces the shipped one
     (``checkpoint_paths``). ``sampling`` sets temperature / top_k / guidance_scale (default
     ``bart.DEFAULT_SAMPLING``)."""
-    from . import checkpoints, vqgan
+    from . import vqgan
     from . import device as pick_device
 
     dev = torch.device(device) if device is not None else pick_device()
     if dev.type == "cuda":
         pick_device("cuda")  # without a GPU: the course's one line, before loading, not torch's error after
     paths = checkpoint_paths(directory)
-    translator = checkpoints.load(paths["bart"], bart.CaptionToImageBart, bart.TranslatorConfig).to(dev)
-    tokenizer = vqgan.load_tokenizer(paths["vqgan"]).to(dev)
-    ranker_model = checkpoints.load(paths["clip"], clip.ShapesCLIP, clip.ClipConfig).to(dev)
+    translator = bart.CaptionToImageBart.from_checkpoint(paths["bart"]).to(dev)
+    tokenizer = vqgan.VQGAN.from_checkpoint(paths["vqgan"]).to(dev)
+    ranker_model = clip.ShapesCLIP.from_checkpoint(paths["clip"]).to(dev)
     return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})

@@ -54,7 +54,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from . import checkpoints, oracle
+from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .shapes import all_one_object_scenes
 from .train import Budget, BudgetClock, History, fit
@@ -183,8 +185,10 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-class GAN(nn.Module):
+class GAN(Checkpointed, nn.Module):
     """The generator and the discriminator of one game, built from a ``GANConfig``."""
+
+    config_class = GANConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: GANConfig):
         super().__init__()

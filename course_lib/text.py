@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import captions
-from .checkpoints import DATA_DIR, CheckpointError
+from .checkpoints import CheckpointError
+from .paths import DATA_DIR
 
 TOKENIZER_FILE = DATA_DIR / "caption_tokenizer.json"
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",

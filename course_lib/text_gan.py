@@ -40,7 +40,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from . import checkpoints, clip, oracle
+from .checkpoints import Checkpointed
 from .captions import describe
 from .datasets import ShapesDataset, loader
 from .gan import Discriminator, Generator, InstanceNoise, generator_loss, init_weights
@@ -93,8 +95,10 @@ def _projection(phi_dim: int, proj_dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(phi_dim, proj_dim), nn.LeakyReLU(0.2))
 
 
-class TextGAN(nn.Module):
+class TextGAN(Checkpointed, nn.Module):
     """Text encoder, generator and matching-aware discriminator, built from a ``TextGANConfig``."""
+
+    config_class = TextGANConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: TextGANConfig):
         super().__init__()

@@ -67,6 +67,8 @@ class PatchDiscriminator(nn.Module):
 class VQGAN(VQVAE):
     """The VQ-VAE tokenizer plus a patch discriminator (used only in training)."""
 
+    config_class = VQGANConfig  # what ``from_checkpoint`` rebuilds it from
+
     def __init__(self, config: VQGANConfig):
         super().__init__(config)
         self.discriminator = PatchDiscriminator(config.disc_channels)
@@ -161,9 +163,7 @@ def config_from(base: VQVAEConfig, mode: str) -> VQGANConfig:
 def load_tokenizer(path: str | Path | None = None) -> VQGAN:
     """The course's image tokenizer (shipped ``vqgan`` checkpoint unless ``path`` says otherwise),
     in eval mode: ``encode(images) -> (B, 8, 8) long``, ``decode(ids) -> (B, 3, 32, 32)``."""
-    from .checkpoints import load, shipped
-
-    return load(path or shipped("vqgan"), VQGAN, VQGANConfig)
+    return VQGAN.from_checkpoint(path or "vqgan")
 
 
 def train_shipped(mode: str, out_dir: Path) -> Path:

@@ -25,7 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+
 from . import datasets, metrics, oracle
+from .checkpoints import Checkpointed
 from .train import Budget, History, fit
 from .vq import VectorQuantizer, VQOutput, perplexity, usage
 
@@ -81,8 +83,10 @@ def decoder(c: int, code_dim: int) -> nn.Sequential:
                          nn.ConvTranspose2d(c, 3, 4, stride=2, padding=1))                 # 32×32
 
 
-class VQVAE(nn.Module):
+class VQVAE(Checkpointed, nn.Module):
     """Encoder -> vector quantiser -> decoder; 32×32 pictures <-> 8×8 token grids."""
+
+    config_class = VQVAEConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: VQVAEConfig):
         super().__init__()

@@ -178,3 +178,15 @@ def test_a_broken_caption_tokenizer_names_the_file(tmp_path, content):
     message = re.escape(f"caption tokenizer {path} cannot be read") + ".*save_tokenizer"
     with pytest.raises(CheckpointError, match=message):
         text.load_tokenizer(path)
+
+
+def test_from_checkpoint_loads_a_shipped_model_by_name_and_refuses_another_class():
+    from course_lib import gan, vqgan
+
+    model = gan.GAN.from_checkpoint("gan")
+    assert isinstance(model, gan.GAN) and not model.training
+    assert checkpoints.locate("gan") == checkpoints.shipped("gan")
+    with pytest.raises(CheckpointError, match="holds a VQGAN, not a GAN"):
+        gan.GAN.from_checkpoint("vqgan")
+    with pytest.raises(CheckpointError, match="is missing"):
+        vqgan.VQGAN.from_checkpoint("no/such/vqgan")

@@ -36,6 +36,24 @@ def test_a_ranker_of_your_own_plugs_in(pipeline):
     assert (means[:-1] >= means[1:]).all()
 
 
+class _ConstantTranslator(torch.nn.Module):
+    """Not a BART: writes code 3 everywhere, through the ``sample`` method the pipeline calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def sample(self, prompts, *, temperature, top_k, guidance_scale, generator):
+        return torch.full((len(prompts), 64), 3, dtype=torch.long)
+
+
+def test_a_translator_of_your_own_plugs_in(pipeline):
+    constant = dataclasses.replace(pipeline, translator=_ConstantTranslator())
+    drawing = constant.draw("a red circle", 3, seed=0)
+    assert (drawing.codes == 3).all()
+    assert torch.allclose(drawing.images[0], pipeline.image_tokenizer.decode(drawing.codes[:1])[0].cpu())
+
+
 @pytest.mark.parametrize("prompt", ["", "a pink circle", "a " * 30 + "circle"])
 def test_bad_prompts_raise_before_any_work(pipeline, prompt):
     with pytest.raises(CaptionError):

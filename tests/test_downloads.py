@@ -1,5 +1,3 @@
-import hashlib
-import urllib.error
 import urllib.request
 
 import pytest
@@ -7,42 +5,28 @@ import pytest
 from course_lib import downloads
 
 
-@pytest.fixture
-def resource(tmp_path, monkeypatch):
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_LIB_CACHE", str(tmp_path / "cache"))
-    source = tmp_path / "weights.bin"
-    source.write_bytes(b"some weights")
-    res = downloads.Resource(source.as_uri(), hashlib.sha256(b"some weights").hexdigest(), "weights.bin")
-    monkeypatch.setitem(downloads.REGISTRY, "test-weights", res)
-    return res
+    assert downloads.cache_dir() == tmp_path / "cache"
 
 
-def test_fetch_downloads_once_then_uses_the_cache_without_network(resource, monkeypatch):
-    path = downloads.fetch("test-weights")
-    assert path.read_bytes() == b"some weights"
-
+def test_online_is_false_without_a_network_call_when_the_hub_is_offline(monkeypatch):
     def no_network(*args, **kwargs):
-        raise AssertionError("the network was called for a cached file")
+        raise AssertionError("online() called the network although HF_HUB_OFFLINE=1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    assert downloads.fetch("test-weights") == path
+    assert downloads.online() is False
 
 
-def test_checksum_mismatch_leaves_nothing_behind(resource, monkeypatch):
-    monkeypatch.setitem(downloads.REGISTRY, "test-weights",
-                        downloads.Resource(resource.url, "0" * 64, resource.filename))
-    with pytest.raises(downloads.ChecksumError, match="expected 0000"):
-        downloads.fetch("test-weights")
-    assert list(downloads.cached_path("test-weights").parent.iterdir()) == []
+def test_online_is_false_when_the_network_refuses(monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(urllib.request, "urlopen", refused)
+    assert downloads.online() is False
 
 
-def test_offline_is_one_clear_sentence(resource, monkeypatch):
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("Temporary failure in name resolution")
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(downloads.OfflineError, match="there is no internet here .* run this cell on Colab"):
-        downloads.fetch("test-weights")
-
-
-def test_unknown_name_lists_the_registry():
-    with pytest.raises(KeyError, match="nothing named 'nope' is registered"):
-        downloads.fetch("nope")
+@pytest.mark.parametrize("name", sorted(downloads.HUB_MODELS))
+def test_offline_error_is_one_sentence_naming_the_repository_and_what_to_do(name):
+    message = str(downloads.hub_offline_error(name))
+    assert downloads.HUB_MODELS[name] in message and "run this cell on Colab" in message and "\n" not in message
