@@ -1,0 +1,53 @@
+"""Self-checks for the exercises: run the learner's code against the reference on small cases.
+
+A check answers in one line, never with a stack trace, and returns True or False (it never raises):
+
+- ``✓ count_colours: right on 9 cases`` when the code agrees with the reference;
+- ``✗ count_colours: not done yet: ...`` while the code still says ``raise NotImplementedError``;
+- ``✗ count_colours: for the picture of 'a red circle' it returned 2; expected 1`` when it is wrong,
+  naming the input, what came back and what was expected;
+- ``✗ count_colours: your code raised ValueError: ...`` when it fails.
+
+A notebook's check cell is ``assert checks.count_colours(count_colours), "see the hint above"``:
+the hint is what the learner reads, and the failed assert is what nbgrader grades. A check that
+would share its name with the library function the exercise rebuilds is named after the learner's
+function instead: ``checks.my_perplexity(my_perplexity)`` checks a rebuilt ``vq.perplexity``.
+
+The checks live by notebook; each is imported here, so ``checks.NAME`` is all a notebook needs:
+
+- ``shapes_world``: notebook 00;
+- ``gans``: notebooks 01 (vanilla GAN) and 02 (text-conditional GAN);
+- ``autoencoders``: notebooks 03 (autoencoder) and 04 (VAE);
+- ``vq_tokenizers``: notebooks 05 (VQ-VAE) and 06 (VQ-GAN);
+- ``bart_translation``: notebook 07;
+- ``clip_ranking``: notebook 08;
+- ``dalle_mini_pipeline``: notebook 09, with ``pipeline_accuracy`` and ``pipeline_part``, which
+  measure the pipeline with a part of the learner's own swapped in;
+- ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
+"""
+from .autoencoders import grid_validity, interpolate, sample_with_temperature, vae_loss
+from .bart_translation import decoder_inputs, my_top_k, next_code_probs
+from .clip_ranking import my_relevance, rank_scores, zero_shot
+from .dalle_mini_pipeline import draw_by_hand, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
+from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
+                   shuffled_accuracy, truncated_samples)
+from .harness import NOT_DONE
+from .shapes_world import count_colours, scene_by_hand
+from .vq_tokenizers import adaptive_weight, hinge_loss, my_perplexity, round_trip, token_budget, vq_layer
+
+__all__ = [
+    "NOT_DONE",
+    # notebook 00
+    "count_colours", "scene_by_hand",
+    # notebooks 01-02
+    "saturating_generator_loss", "colour_shape_size_coverage", "truncated_samples",
+    "plain_conditional_loss", "attribute_accuracy", "shuffled_accuracy",
+    # notebooks 03-04
+    "interpolate", "grid_validity", "vae_loss", "sample_with_temperature",
+    # notebooks 05-06
+    "my_perplexity", "vq_layer", "token_budget", "hinge_loss", "adaptive_weight", "round_trip",
+    # notebooks 07-08
+    "my_top_k", "next_code_probs", "decoder_inputs", "zero_shot", "rank_scores", "my_relevance",
+    # notebook 09
+    "ranker", "draw_by_hand", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
+]

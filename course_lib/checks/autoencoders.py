@@ -1,0 +1,94 @@
+"""Self-checks for notebooks 03_autoencoder and 04_vae: walking and mapping the latent space, the
+VAE's loss and sampling with a temperature."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .. import oracle, shapes
+from .harness import compare
+
+
+def _tiny_autoencoder(latent_dim: int, vae: bool = False):
+    from .. import autoencoder
+
+    config_cls, model_cls = (autoencoder.VAEConfig, autoencoder.VAE) if vae else (autoencoder.AEConfig, autoencoder.Autoencoder)
+    return model_cls(config_cls(latent_dim=latent_dim, width=4, hidden=16, seed=1)).eval()
+
+
+# --- notebook 03: autoencoder -------------------------------------------------------------------
+
+def interpolate(fn: Callable[..., torch.Tensor]) -> bool:
+    """Notebook 03, exercise 1: ``fn(model, a, b, steps)`` decodes ``steps`` points from e(a) to e(b)."""
+    model = _tiny_autoencoder(3)
+    pictures = shapes.render(shapes.sample_scenes(3, seed=8, kind="one"))
+
+    @torch.no_grad()
+    def reference(model, a, b, steps):
+        za, zb = model.encode(torch.stack([a, b]))
+        t = torch.linspace(0, 1, steps).unsqueeze(1)
+        return model.decode((1 - t) * za + t * zb)
+
+    cases = [(f"a tiny autoencoder, pictures {i} and {j}, steps={steps}", (model, pictures[i], pictures[j], steps))
+             for i, j, steps in ((0, 1, 8), (1, 2, 2), (2, 0, 5))]
+    return compare("interpolate", fn, reference, cases)
+
+
+class _HalfPlaneDecoder(torch.nn.Module):
+    """A stand-in 2-D decoder: a red circle where z's first number is above ``edge``, black elsewhere."""
+
+    def __init__(self, edge: float):
+        super().__init__()
+        self.edge = torch.nn.Parameter(torch.tensor(float(edge)), requires_grad=False)
+        self.picture = shapes.render([shapes.Scene((shapes.Obj("circle", "red", "big", 4),))])[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return (z[:, :1, None, None] > self.edge).float() * self.picture
+
+
+def grid_validity(fn: Callable[..., float]) -> bool:
+    """Notebook 03, exercise 2: the share of ``latent_grid(model, points, n)``'s decodes that are valid."""
+    from .. import autoencoder
+
+    def reference(model, points, n):
+        return oracle.validity(autoencoder.latent_grid(model, points, n)[1])
+
+    square, wide = torch.tensor([[-1.0, -1.0], [1.0, 1.0]]), torch.tensor([[0.0, 0.0], [3.0, 0.5], [1.0, -2.0]])
+    cases = [(f"a decoder valid where z[0] > {edge}, points {points.tolist()}, n={n}", (_HalfPlaneDecoder(edge), points, n))
+             for edge, points, n in ((0.0, square, 4), (0.5, square, 5), (2.0, wide, 3))]
+    return compare("grid_validity", fn, reference, cases, tolerance=1e-9)
+
+
+# --- notebook 04: VAE ---------------------------------------------------------------------------
+
+def vae_loss(fn: Callable[..., torch.Tensor]) -> bool:
+    """Notebook 04, exercise 1: ``fn(model, images, beta, generator)`` = reconstruction + beta * KL."""
+    from .. import autoencoder
+
+    model = _tiny_autoencoder(2, vae=True)
+    images = shapes.render(shapes.sample_scenes(4, seed=9, kind="one"))
+
+    def reference(model, images, beta, seed):
+        mu, logvar = model.encode(images)
+        z = autoencoder.reparameterize(mu, logvar, torch.Generator().manual_seed(seed))
+        return autoencoder.reconstruction_loss(model.decoder(z), images) + beta * autoencoder.kl_divergence(mu, logvar)
+
+    cases = [(f"a tiny VAE, 4 pictures, beta={beta}, generator seeded {seed}", (model, images, beta, seed))
+             for beta, seed in ((1.0, 0), (4.0, 0), (0.0, 3))]
+    return compare("vae_loss", lambda m, x, beta, seed: fn(m, x, beta, torch.Generator().manual_seed(seed)),
+                   reference, cases, tolerance=1e-4)
+
+
+def sample_with_temperature(fn: Callable[..., torch.Tensor]) -> bool:
+    """Notebook 04, exercise 2: ``fn(model, n, t, generator)`` decodes t × eps, eps ~ N(0, I) (n, latent_dim)."""
+    model = _tiny_autoencoder(2, vae=True)
+
+    @torch.no_grad()
+    def reference(model, n, t, seed):
+        return model.decode(t * torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed)))
+
+    cases = [(f"a tiny VAE, n={n}, t={t}, generator seeded {seed}", (model, n, t, seed))
+             for n, t, seed in ((4, 1.0, 5), (3, 0.5, 0), (2, 2.0, 1))]
+    return compare("sample_with_temperature", lambda m, n, t, seed: fn(m, n, t, torch.Generator().manual_seed(seed)),
+                   reference, cases, tolerance=1e-5)

@@ -1,0 +1,39 @@
+"""Self-checks for notebook 00_shapes_world: counting a picture's colours and drawing a scene by hand."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .. import captions, oracle, shapes
+from .harness import Hint, attempt, call, compare
+
+
+def _count_colours_reference(picture: torch.Tensor) -> int:
+    cover = oracle.colour_coverage(picture)[0]  # (6 colours, H, W)
+    return int((cover.flatten(1).sum(1) >= oracle.MIN_MASS).sum())
+
+
+def count_colours(fn: Callable[[torch.Tensor], int]) -> bool:
+    """Notebook 00, exercise 1: ``fn(picture (3, 32, 32))`` counts palette colours covering ≥ 10 pixels."""
+    scenes = shapes.sample_scenes(4, seed=3, kind="one") + shapes.sample_scenes(4, seed=3, kind="two")
+    cases = [(f"the picture of {captions.describe(s)!r}", (p,)) for s, p in zip(scenes, shapes.render(scenes))]
+    cases.append(("an all-black picture", (torch.zeros(3, 32, 32),)))
+    return compare("count_colours", lambda picture: fn(picture.clone()), _count_colours_reference, cases)
+
+
+def scene_by_hand(fn: Callable[[], shapes.Scene],
+                  caption: str = "a small green diamond to the right of a big red square") -> bool:
+    """Notebook 00, exercise 2: ``fn()`` returns a ``shapes.Scene`` whose picture shows ``caption``."""
+
+    def run():
+        scene = call(fn, call="your function")
+        if not isinstance(scene, shapes.Scene):
+            raise Hint(f"it returned {scene!r}; expected a shapes.Scene(...) made of shapes.Obj(...)")
+        reading = oracle.read(shapes.render([scene]))[0]
+        if not oracle.matches(reading.scene, captions.parse(caption)):
+            shown = captions.describe(scene)
+            raise Hint(f"your scene shows {shown!r}; the caption asks for {caption!r}")
+        return f"the oracle reads {captions.describe(scene)!r}"
+
+    return attempt("scene_by_hand", run)
