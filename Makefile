@@ -1,11 +1,12 @@
-# Thin targets; the work is in course_lib. `make lab` opens the course, `make test` runs the tests.
+# Thin targets; the work is in course_lib. `make lab` opens the course, `make test` runs the tests
+# (`make test-fast`: the unit tests only, under a minute).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # torch is installed first so the rest resolves against it; override TORCH for another build.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup lab test demo doctor bench
+.PHONY: setup lab test test-fast demo doctor bench
 
 setup: $(VENV)/.installed
 
@@ -24,6 +25,9 @@ lab: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+test-fast: setup  # no notebooks, no large third-party models, no GPU: under a minute on a 2-core CPU
+	$(PY) -m pytest -q -m "not slow and not notebook and not gpu"
 
 demo: setup  # the shipped pipeline on a two-object prompt; prints where it wrote the grid
 	$(PY) -m course_lib draw "a red circle to the left of a blue square" -n 16 -o out.png

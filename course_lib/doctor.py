@@ -34,7 +34,7 @@ def checks(online: bool = False) -> tuple[list[str], list[str]]:
         version = _version(package)
         facts.append(f"{package} {version or 'MISSING'}")
         if version is None:
-            warnings.append(f"{package} is not installed: run `make setup` (or pip install -e .)")
+            warnings.append(f"{package} is not installed: run `make setup` (or pip install -e '.[lab]')")
 
     from . import device
 

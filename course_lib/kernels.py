@@ -2,8 +2,9 @@
 
 A kernel started by nbclient inherits this process's environment, so the course mode and the rest
 are set here for the duration of the run and put back afterwards: ``COURSE_MODE``, an inline
-matplotlib backend (no window), and this ``course_lib`` first on ``PYTHONPATH`` so the kernel imports
-the checkout it runs from, not some other install.
+matplotlib backend (no window), and the folder that holds this ``course_lib`` (``paths.IMPORT_ROOT``:
+the checkout in an editable install, ``site-packages`` in a plain one) first on ``PYTHONPATH``, so the
+kernel imports the same ``course_lib`` as this process, not some other install or checkout.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds course_lib/
+from .paths import IMPORT_ROOT
+
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -21,7 +23,7 @@ def kernel_environment(mode: str, **extra: str) -> Iterator[None]:
     """Within the block, kernels start with ``COURSE_MODE=mode``, the inline backend, this course_lib
     importable, and the ``extra`` variables; the old values (or their absence) come back after."""
     changes = {"COURSE_MODE": mode, "MPLBACKEND": INLINE_BACKEND,
-               "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_ROOT), os.environ.get("PYTHONPATH")])),
                **extra}
     saved = {name: os.environ.get(name) for name in changes}
     os.environ.update(changes)

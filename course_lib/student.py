@@ -31,7 +31,7 @@ BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB = "raise NotImplementedError  # your code here"
 NBGRADER_SCHEMA = 3
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"  # the course's own, in a checkout
+NOTEBOOKS_DIR = Path("notebooks")  # the default instructor's notebooks: notebooks/ of the current folder (a checkout)
 _BADGE = re.compile(r"^.*colab-badge\.svg.*\n?", re.MULTILINE)
 
 

@@ -97,9 +97,23 @@ def test_load_or_train_does_not_replace_a_broken_checkpoint(tmp_path):
     assert (tmp_path / "tiny.safetensors").read_bytes() == b"broken"
 
 
-def test_shipped_checkpoints_are_intact():
-    for weights in checkpoints.DATA_DIR.glob("*.safetensors"):
-        checkpoints.verify(weights)
+SHIPPED = ("ae", "ae2d", "vae", "vae2d", "cvae", "gan", "text_gan", "vqvae", "vqgan", "bart", "clip")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoints_are_there_and_intact(name):
+    for suffix in (".safetensors", ".json"):
+        path = checkpoints.DATA_DIR / f"{name}{suffix}"
+        assert path.is_file(), f"the shipped checkpoint {path.name} is missing from {checkpoints.DATA_DIR}"
+    checkpoints.verify(checkpoints.DATA_DIR / f"{name}.safetensors")
+
+
+def test_the_shipped_caption_tokenizer_is_there():
+    path = checkpoints.DATA_DIR / "caption_tokenizer.json"
+    assert path.is_file(), f"the shipped caption tokenizer {path.name} is missing from {checkpoints.DATA_DIR}"
+    from course_lib import text
+
+    assert text.TOKENIZER_FILE == path and text.load_tokenizer(path)("a red circle")["input_ids"]
 
 
 @dataclasses.dataclass

@@ -48,9 +48,19 @@ def test_doctor_reports_without_touching_the_network(monkeypatch, capsys):
     def no_network(*args, **kwargs):
         raise AssertionError("doctor contacted the network without --online")
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    assert main(["doctor"]) in (0, 1)
+    assert main(["doctor"]) == 0, capsys.readouterr().out  # the test environment has all it needs
     out = capsys.readouterr().out
     assert "torch" in out and "device:" in out and "shipped checkpoints" in out and "not checked" in out
+    assert out.rstrip().endswith("all good") and "WARNING" not in out
+
+
+def test_doctor_fails_when_something_is_wrong(monkeypatch, capsys):
+    real = doctor._version
+    monkeypatch.setattr(doctor, "_version", lambda p: None if p == "open_clip_torch" else real(p))
+    assert main(["doctor"]) == 1
+    assert doctor.report() is False
+    out = capsys.readouterr().out
+    assert "WARNING: open_clip_torch is not installed" in out and "1 problem(s) found" in out
 
 
 def test_doctor_online_check_reports_offline(monkeypatch):

@@ -46,6 +46,9 @@ def test_folders_that_cannot_be_graded_are_refused_before_any_notebook_runs(tmp_
     (tmp_path / "alice" / SOURCE.name).write_text("{}")
     with pytest.raises(grade.GradeError, match="the notebooks folder .* does not exist; give --notebooks"):
         grade.grade_all(tmp_path, notebooks_dir=tmp_path / "none")
+    monkeypatch.chdir(tmp_path)  # the default is notebooks/ of the current folder, none here
+    with pytest.raises(grade.GradeError, match="the notebooks folder notebooks does not exist; give --notebooks"):
+        grade.grade_all(tmp_path)
     with pytest.raises(grade.GradeError, match="the folder for the CSV .* does not exist; give --csv a file"):
         grade.grade_all(tmp_path, tmp_path / "none" / "grades.csv", ROOT / "notebooks")
     assert not (tmp_path / "grades.csv").exists()

@@ -17,6 +17,7 @@ def test_bart_base_offline_is_one_clear_sentence():
         pretrained.load_bart_base()
 
 
+@pytest.mark.slow
 def test_clip_vit_b32_architecture_scores_pictures():
     torch.manual_seed(0)
     clip = pretrained.load_clip_vit_b32(weights=False)
@@ -25,6 +26,7 @@ def test_clip_vit_b32_architecture_scores_pictures():
     assert scores.shape == (2, 3) and scores.abs().max() <= 100
 
 
+@pytest.mark.slow
 def test_bart_base_architecture_denoises_shapes():
     model, _ = pretrained.load_bart_base(weights=False)
     assert sum(p.numel() for p in model.parameters()) > 100e6  # bart-base has about 140M
@@ -92,6 +94,7 @@ def test_min_dalle_bart_encoder_and_decoder_sample_image_tokens(min_dalle_models
     assert ((tokens[:, 1:] >= 0) & (tokens[:, 1:] < pretrained.REAL_CODEBOOK_SIZE)).all()
 
 
+@pytest.mark.slow
 def test_min_dalle_vqgan_turns_16x16_tokens_into_a_256x256_picture(min_dalle_models):
     """The detokenizer is fixed-size (Dall·E Mini's VQGAN f16): 16×16 codes -> 256×256×3 in [0, 255]."""
     torch.manual_seed(0)
@@ -104,6 +107,7 @@ def test_min_dalle_vqgan_turns_16x16_tokens_into_a_256x256_picture(min_dalle_mod
     assert picture.min() >= 0 and picture.max() <= 255
 
 
+@pytest.mark.slow
 def test_draw_real_dalle_mini_runs_min_dalle_end_to_end_and_ranks_with_clip(min_dalle_models):
     """``draw_real_dalle_mini`` on a ``MinDalle`` whose BART is 1 layer of width 32 (random weights, no
     download) and a random-weight CLIP ViT-B/32: 256 tokens sampled, one 256×256 picture, ranked."""

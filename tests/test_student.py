@@ -1,6 +1,7 @@
 """The student edition: solutions replaced, hidden tests gone, outputs cleared, the same bytes every
 build; it runs up to its first exercise, whose check then fails with a hint. Exercise cells carry
 nbgrader's metadata."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import nbformat
 import pytest
 
 from course_lib import checks, student
+from course_lib.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -37,11 +39,28 @@ def test_an_unclosed_region_is_an_error():
 def test_the_edition_builds_in_one_command_and_the_same_twice(tmp_path):
     for out in ("a", "b"):
         subprocess.run([sys.executable, "-m", "course_lib", "student-edition", str(tmp_path / out)], check=True,
-                       capture_output=True)
+                       capture_output=True, cwd=ROOT)  # the default: notebooks/ of the current folder
     built = sorted(p.name for p in (tmp_path / "a").glob("*.ipynb"))
     assert built == [p.name for p in NOTEBOOKS]
     for name in built:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_the_notebooks_are_those_of_the_current_folder_or_of_notebooks(tmp_path, monkeypatch, capsys):
+    """Not a folder next to the package, which a plain pip install puts in site-packages."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["student-edition", "out"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: notebooks/ here is no folder; pass --notebooks DIR, the folder of the course's notebooks\n"
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(NOTEBOOKS[0], tmp_path / "notebooks")
+    assert main(["student-edition", "out"]) == 0
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [NOTEBOOKS[0].name]
+    assert main(["student-edition", "all", "--notebooks", str(ROOT / "notebooks")]) == 0
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [p.name for p in NOTEBOOKS]
+    assert main(["student-edition", "none", "--notebooks", "out/nothing"]) == 2
+    assert "error: --notebooks out/nothing is no folder; pass --notebooks DIR" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
