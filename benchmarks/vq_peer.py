@@ -82,8 +82,7 @@ def compare(budget: Budget, device: torch.device) -> dict[str, float]:
         batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed)
         history = fit(lambda batch: step(batch[0].to(device)), batches, TrainBudget(config.steps), progress=False)
         scores = vqvae.evaluate(model.eval(), test)
-        figures |= {f"{name}_recon_agreement": scores["agreement"], f"{name}_code_usage": scores["usage"],
-                    f"{name}_perplexity": scores["perplexity"], f"{name}_mse": scores["mse"],
-                    f"{name}_train_steps_per_s": history.steps / history.seconds,
+        figures |= {f"{name}_{metric}": scores[metric] for metric in ("recon_agreement", "code_usage", "perplexity", "mse")}
+        figures |= {f"{name}_train_steps_per_s": history.steps / history.seconds,
                     f"{name}_layer_seconds_per_call": _layer_seconds(model.quantizer, config, device)}
     return figures

@@ -23,9 +23,10 @@ import tempfile
 from pathlib import Path
 
 
-# stage name -> the course_lib module whose train_shipped(mode, out_dir) trains and saves it
-STAGES: dict[str, str] = {"vqvae": "vqvae", "vqgan": "vqgan", "gan": "gan", "text_gan": "text_gan", "clip": "clip", "vae": "autoencoder", "bart": "bart"}
-
+# what ``train`` offers; course_lib.stages.STAGES has the same names (a test checks), and importing
+# it here would load every model's libraries before argparse has checked a single argument
+STAGE_NAMES = ("gan", "text_gan", "ae", "ae2d", "vae", "vae2d", "cvae", "vqvae", "vqgan", "bart", "clip")
+TRAIN_MODES = ("smoke", "workshop", "full")  # the presets worth saving (tiny is for unit tests)
 
 # where ``train`` writes unless told otherwise: a folder of the user's, never the shipped one
 DEFAULT_TRAIN_OUT = Path("checkpoints")
@@ -119,7 +120,7 @@ def _draw(args) -> int:
         return 2
     from . import device, viz
     from .checkpoints import DATA_DIR, CheckpointError
-    from .dalle_mini import checkpoint_paths, load_default
+    from .dalle_mini import checkpoint_paths, load_shipped_pipeline
 
     try:
         paths = checkpoint_paths(args.checkpoints)
@@ -130,7 +131,7 @@ def _draw(args) -> int:
         print("checkpoints: " + ", ".join(f"{name} {'shipped' if path.parent == DATA_DIR else f'from {path.parent}'}"
                                           for name, path in paths.items()))
     try:
-        pipeline = load_default(device(args.device), directory=args.checkpoints,
+        pipeline = load_shipped_pipeline(device(args.device), directory=args.checkpoints,
                                 **({} if args.guidance is None else {"guidance_scale": args.guidance}))
     except (CheckpointError, RuntimeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -158,11 +159,10 @@ def _train(args) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    import importlib
-
     from .dalle_mini import PARTS
+    from .stages import train_and_save
 
-    importlib.import_module(f"course_lib.{STAGES[args.stage]}").train_shipped(args.mode, out)
+    train_and_save(args.stage, args.mode, out)
     use = f"; draw with it: python -m course_lib draw PROMPT --checkpoints {out}" if args.stage in PARTS else ""
     print(f"trained {args.stage} into {out}{use}")
     return 0
@@ -209,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="a folder that train --out wrote: each of bart, vqgan and clip found there is used "
                            "instead of the shipped one (a vqgan only with a bart trained on it)")
     train = commands.add_parser("train", help="train a stage's preset and save its checkpoint")
-    train.add_argument("stage", choices=sorted(STAGES), help="which model to train")
-    train.add_argument("--mode", choices=("smoke", "workshop", "full"), default="full")
+    train.add_argument("stage", choices=STAGE_NAMES, help="which model to train")
+    train.add_argument("--mode", choices=TRAIN_MODES, default="full")
     train.add_argument("--out", type=Path, default=None, metavar="DIR",
                        help=f"folder to write to (default: {DEFAULT_TRAIN_OUT}/ here); bart and text_gan build on "
                             "the vqgan and clip found there, else on the shipped ones")
@@ -246,19 +246,36 @@ def _add_coursework_commands(commands) -> None:
     mark = commands.add_parser("mark-exercises", help="give exercise cells nbgrader's metadata")
     for command in (student, grade, colab, mark):
         command.add_argument("--notebooks", type=Path, default=None,
-                             help="the instructor's notebooks (default: notebooks/ of this checkout)")
+                             help="the folder of the instructor's notebooks (default: notebooks/ in the current "
+                                  "folder, e.g. the root of a checkout)")
 
 
 def _coursework(args) -> int:
-    from . import colab, student
-    from .grade import GradeError, grade_all
+    import importlib.util
 
-    args.notebooks = args.notebooks or student.NOTEBOOKS_DIR
+    from . import colab, student
+    from .grade import GradeError, _submissions, grade_all
+
+    # the default is notebooks/ in the current folder (a checkout's root): the package, installed into
+    # site-packages, holds no notebooks. grade checks its folders itself, the submissions first.
+    name = f"--notebooks {args.notebooks}" if args.notebooks is not None else f"{student.NOTEBOOKS_DIR}/ here"
+    args.notebooks = args.notebooks if args.notebooks is not None else student.NOTEBOOKS_DIR
+    if args.command != "grade" and not any(args.notebooks.glob("*.ipynb")):
+        problem = "holds no notebooks" if args.notebooks.is_dir() else "is no folder"
+        print(f"error: {name} {problem}; pass --notebooks DIR, the folder of the course's notebooks",
+              file=sys.stderr)
+        return 2
+    if args.command == "grade" and importlib.util.find_spec("ipykernel") is None:
+        print("error: grading runs each notebook in a Python kernel, and ipykernel is not installed: "
+              "pip install 'course_lib[lab]'", file=sys.stderr)
+        return 2
     if args.command == "student-edition":
         written = student.student_edition(args.out, args.notebooks)
         print(f"wrote {len(written)} student notebooks to {args.out}")
     elif args.command == "grade":
         try:
+            if not args.notebooks.is_dir():  # say what is wrong with the submissions first, then this
+                _submissions(args.submissions, args.submissions, args.csv or args.submissions / "grades.csv")
             grade_all(args.submissions, args.csv, args.notebooks)
         except GradeError as error:
             print(f"error: {error}", file=sys.stderr)

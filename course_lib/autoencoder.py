@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -41,8 +40,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import captions as _captions
+from . import captions as _captions, eval_sets
+from .datasets import one_object_data
 from .checkpoints import Checkpointed
+from .train import seeded
 from .shapes import COLOR_NAMES, POSITIONS, SHAPES, SIZES
 
 # ---------------------------------------------------------------- configs and presets
@@ -74,6 +75,7 @@ class VAEConfig(AEConfig):
 
 
 _BUDGETS = {  # mode -> (steps, seconds, data_size) of the 8-D models; "full" makes the shipped checkpoints
+    "tiny": (2, None, 64),
     "smoke": (8, 5.0, 512),
     "workshop": (3000, 50.0, 6000),
     "full": (3000, None, 12000),
@@ -89,7 +91,7 @@ STAGE_NAMES = tuple(_STAGES)
 
 
 def preset(name: str, mode: str = "workshop") -> AEConfig:
-    """The config of stage ``name`` (ae, ae2d, vae, vae2d, cvae) in ``mode`` (smoke, workshop, full)."""
+    """The config of stage ``name`` (ae, ae2d, vae, vae2d, cvae) in ``mode`` (tiny, smoke, workshop, full)."""
     if name not in _STAGES:
         raise ValueError(f"unknown stage {name!r}; choose one of: {', '.join(STAGE_NAMES)}")
     if mode not in _BUDGETS:
@@ -97,30 +99,14 @@ def preset(name: str, mode: str = "workshop") -> AEConfig:
     model_name, share, fields = _STAGES[name]
     steps, seconds, data_size = _BUDGETS[mode]
     config_cls = AEConfig if model_name == "Autoencoder" else VAEConfig
-    small = {"width": 8, "hidden": 32, "batch_size": 32} if mode == "smoke" else {}
+    small = {"width": 8, "hidden": 32, "batch_size": 32} if mode in ("tiny", "smoke") else {}
     steps = max(1, int(steps * share))
     # the 8-D VAEs learn to reconstruct first, then meet the prior; the 2-D map is shaped by the KL from the start
     warmup = {"kl_warmup": steps // 2} if config_cls is VAEConfig and fields["latent_dim"] > 2 else {}
     fields = {"data_size": data_size} | fields
-    if mode == "smoke":
-        fields["data_size"] = data_size  # smoke data stays tiny for every stage
+    if mode in ("tiny", "smoke"):
+        fields["data_size"] = data_size  # their data stays tiny for every stage
     return config_cls(steps=steps, seconds=seconds and seconds * share, **small, **warmup, **fields)
-
-
-def one_object_data(n: int, *, seed: int = 0, middle_only: bool = False, resolution: int = 32):
-    """``n`` one-object train-split scenes as a ``ShapesDataset``; ``middle_only`` keeps the middle cell."""
-    import random
-
-    from .datasets import ShapesDataset
-    from .shapes import render, sample_scenes
-
-    data = ShapesDataset(0 if middle_only else n, kind="one", seed=seed, resolution=resolution)
-    if middle_only:  # draw more scenes than needed, keep n in the middle cell, render only those
-        scenes = [s for s in sample_scenes(n * 12, seed=seed, kind="one") if s.objects[0].cell == MIDDLE][:n]
-        rng = random.Random(f"captions-{seed}-middle")
-        data.scenes, data.images = scenes, render(scenes, resolution)
-        data.captions = [_captions.describe(s, rng) for s in scenes]
-    return data
 
 
 # ---------------------------------------------------------------- the key ideas, one function each
@@ -147,7 +133,6 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- conditions from captions
 
-MIDDLE = POSITIONS.index("middle")
 ATTRIBUTES = (("shape", SHAPES), ("color", COLOR_NAMES), ("size", SIZES), ("cell", tuple(range(len(POSITIONS)))))
 ATTRIBUTE_DIM = sum(len(values) for _, values in ATTRIBUTES)  # 4 + 6 + 2 + 9 = 21
 
@@ -233,8 +218,7 @@ class Autoencoder(Checkpointed, nn.Module):
     def __init__(self, config: AEConfig):
         super().__init__()
         self.config = config
-        with torch.random.fork_rng(devices=[]):  # same seed, same weights; the global RNG is left alone
-            torch.manual_seed(config.seed)
+        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
             self.encoder = Encoder(config, config.latent_dim)
             self.decoder = Decoder(config, config.latent_dim)
 
@@ -265,8 +249,7 @@ class VAE(Checkpointed, nn.Module):
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
+        with seeded(config.seed):
             self.encoder = Encoder(config, 2 * config.latent_dim, self.condition_dim)  # -> (mu, logvar)
             self.decoder = Decoder(config, config.latent_dim + self.condition_dim)
 
@@ -322,6 +305,11 @@ class ConditionalVAE(VAE):
 MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE)}
 
 
+def build(name: str, mode: str = "workshop") -> nn.Module:
+    """A fresh model of stage ``name`` (ae, ae2d, vae, vae2d, cvae) with its ``mode`` preset."""
+    return MODELS[_STAGES[name][0]](preset(name, mode))
+
+
 # ---------------------------------------------------------------- training and measuring
 
 
@@ -352,7 +340,8 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
 
 
 def train(model: nn.Module, data=None, *, callback=None, every: int = 0, progress: bool = True):
-    """Train ``model`` on one-object ShapesWorld scenes for its config's budget; returns the History."""
+    """Train ``model`` on one-object ShapesWorld scenes for its config's budget; returns it (in eval mode)
+    and its History."""
     from .datasets import loader
     from .train import Budget, fit
 
@@ -365,8 +354,7 @@ def train(model: nn.Module, data=None, *, callback=None, every: int = 0, progres
     history = fit(make_step(model, optimizer), loader(data, config.batch_size, seed=config.seed),
                   Budget(config.steps, config.seconds), every=every, callback=callback,
                   desc=type(model).__name__, progress=progress)
-    model.eval()
-    return history
+    return model.eval(), history
 
 
 @torch.no_grad()
@@ -394,19 +382,21 @@ def encode_mean(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
-def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[str, float]:
-    """The oracle's figures for stage ``name`` on ``n`` unseen one-object pictures of training combinations."""
+def evaluate(model: nn.Module, n: int = 500) -> dict[str, float]:
+    """The oracle's figures on ``n`` unseen one-object pictures of training combinations: the conditional
+    VAE's ``caption_acc_seen``; else ``recon_agreement``, the VAE's ``prior_validity``, and the validity of
+    decodes over the latent box (``box_validity``) or, in 2-D, the grid (``grid_validity``)."""
     from . import oracle
 
     model.eval()
-    data = one_object_data(n, seed=seed + 1000, middle_only=model.config.middle_only,
+    data = one_object_data(n, seed=eval_sets.AUTOENCODER_SEED + 1000, middle_only=model.config.middle_only,
                            resolution=model.config.resolution)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(eval_sets.AUTOENCODER_SEED)
     if isinstance(model, ConditionalVAE):
         prompts = [_captions.describe(s) for s in data.scenes]
-        return {"caption_accuracy": oracle.caption_accuracy(model.generate(prompts, generator).cpu(), prompts)}
+        return {"caption_acc_seen": oracle.caption_accuracy(model.generate(prompts, generator).cpu(), prompts)}
     images = data.images.to(next(model.parameters()).device)  # (n, 3, H, W) where the model is
-    figures = {"agreement": oracle.agreement(data.images, model.reconstruct(images).cpu())}
+    figures = {"recon_agreement": oracle.agreement(data.images, model.reconstruct(images).cpu())}
     if isinstance(model, VAE):
         figures["prior_validity"] = oracle.validity(model.sample(n, generator).cpu())
     codes = encode_mean(model, images)
@@ -415,20 +405,3 @@ def measure(name: str, model: nn.Module, n: int = 500, seed: int = 1) -> dict[st
     else:
         figures["box_validity"] = oracle.validity(model.decode(latent_box(codes, n, generator)).cpu())
     return figures
-
-
-def train_shipped(mode: str, out_dir: Path, names: Sequence[str] = STAGE_NAMES) -> None:
-    """Train every stage of notebooks 03-04 (ae, ae2d, vae, vae2d, cvae) in ``mode`` and save each as
-    ``out_dir/NAME.safetensors`` with its config, training time, loss curve and oracle figures."""
-    from .checkpoints import save
-
-    for name in names:
-        config = preset(name, mode)
-        model = MODELS[_STAGES[name][0]](config)
-        history = train(model)
-        figures = measure(name, model)
-        stride = max(1, history.steps // 100)
-        curve = {k: v[::stride] for k, v in history.losses.items()}
-        save(model, Path(out_dir) / name, config, mode=mode, steps=history.steps,
-             seconds=round(history.seconds, 1), losses=curve, **figures)
-        print(f"{name}: {history.steps} steps in {history.seconds:.0f} s; {figures}")

@@ -25,7 +25,6 @@ import dataclasses
 import inspect
 import math
 import random
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -33,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import captions, text
+from . import captions, eval_sets, text
 from .checkpoints import Checkpointed
-from .train import Budget, CosineSchedule, fit
+from .train import Budget, CosineSchedule, fit, seeded
 
 
 @dataclasses.dataclass
@@ -51,10 +50,12 @@ class TranslatorConfig:
     max_text_tokens: int = captions.MAX_WORDS + 2
     uncond_prob: float = 0.1  # share of training captions replaced by "" (for guidance)
     token_noise: float = 0.0  # share of the decoder's input codes replaced by random codes in training
+    seed: int = 0  # seeds the weights, the data and the training run
 
 
 PRESETS = {
-    "tiny": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64, codebook_size=16, image_tokens=4),
+    "tiny": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64, codebook_size=16, image_tokens=4),  # tests
+    "smoke": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64),  # CI: seconds, on the real tokenizer
     "workshop": TranslatorConfig(d_model=96, layers=2, heads=4, ffn_dim=384),
     # sized to train on a CPU; token noise makes the decoder follow the caption, not only its own past
     # tokens: one sample per held-out prompt went from 20 % right to 71 % with it and dropout 0.1
@@ -70,14 +71,25 @@ class CaptionToImageBart(Checkpointed, nn.Module):
 
     def __init__(self, config: TranslatorConfig):
         super().__init__()
-        from transformers import BartConfig, BartForConditionalGeneration
+        from transformers import BartForConditionalGeneration
 
         self.tokenizer = text.load_tokenizer()
         t = config.text_vocab or len(self.tokenizer)
         self.config = dataclasses.replace(config, text_vocab=t)
         self.image_offset = t  # id of image code 0
         self.image_bos = t + config.codebook_size  # the decoder's start token
-        self.bart = BartForConditionalGeneration(BartConfig(
+        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
+            self.bart = BartForConditionalGeneration(self._bart_config(config))
+        # transformers renamed the decoder's key/value cache from ``past_key_values`` to ``cache``
+        # (argument and output; the old name is deprecated, to go in 5.40): use this version's name
+        params = inspect.signature(BartForConditionalGeneration.forward).parameters
+        self._cache_name = "cache" if "cache" in params else "past_key_values"
+
+    def _bart_config(self, config: TranslatorConfig):
+        """transformers' ``BartConfig`` of this model: one vocabulary of captions, codes and <image>."""
+        from transformers import BartConfig
+
+        return BartConfig(
             vocab_size=self.image_bos + 1, d_model=config.d_model,
             encoder_layers=config.layers, decoder_layers=config.layers,
             encoder_attention_heads=config.heads, decoder_attention_heads=config.heads,
@@ -86,11 +98,7 @@ class CaptionToImageBart(Checkpointed, nn.Module):
             pad_token_id=self.tokenizer.pad_token_id, bos_token_id=self.tokenizer.bos_token_id,
             eos_token_id=self.tokenizer.eos_token_id, decoder_start_token_id=self.image_bos,
             forced_eos_token_id=None,
-        ))
-        # transformers renamed the decoder's key/value cache from ``past_key_values`` to ``cache``
-        # (argument and output; the old name is deprecated, to go in 5.40): use this version's name
-        params = inspect.signature(BartForConditionalGeneration.forward).parameters
-        self._cache_name = "cache" if "cache" in params else "past_key_values"
+        )
 
     @property
     def device(self) -> torch.device:
@@ -264,12 +272,14 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
 # ---------------------------------------------------------------- training and measuring
 
 BUDGETS = {  # (denoising, translation) budgets; translation is what the time goes to
+    "tiny": (Budget(2), Budget(2)),
     "smoke": (Budget(10), Budget(20)),
     "workshop": (Budget(100, 20), Budget(2000, 150)),
     "full": (Budget(500, 90), Budget(10000, 6000)),  # ~50 min on a 2-core CPU
 }
-TRAIN_SCENES = {"smoke": 256, "workshop": 20000, "full": 100000}
+TRAIN_SCENES = {"tiny": 64, "smoke": 256, "workshop": 20000, "full": 100000}
 LEARNING_RATE = 1e-3  # AdamW's peak rate; small transformers like this one train well this high
+BATCH_SIZE = 64
 
 
 def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
@@ -279,29 +289,33 @@ def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
                       for i in range(0, len(data), batch_size)])
 
 
-def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, seed: int = 0, callback=None,
-          every: int = 0, progress: bool = True):
-    """Pre-train on caption denoising, then train translation caption -> image tokens, within the
-    budget of ``mode``. Returns the translation's loss history."""
-    from . import datasets
+def optimizer(model: CaptionToImageBart) -> torch.optim.Optimizer:
+    """AdamW at ``LEARNING_RATE``, shared by denoising and translation (BART's pre-training then fine-tuning)."""
+    return torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
 
-    denoise_budget, translate_budget = BUDGETS[mode]
-    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=seed)
-    codes = caption_codes(image_tokenizer, data)
-    rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
-    model.train()
 
-    def denoise(batch):
+def make_denoising_step(model: CaptionToImageBart, optimizer: torch.optim.Optimizer, rng: random.Random):
+    """``step(batch)`` for ``train.fit`` on (pictures, captions) batches: one step of caption denoising."""
+    def step(batch):
         loss = denoising_loss(model, batch[1], rng)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         return {"denoising": loss.item()}
+    return step
 
-    def translate(batch):
+
+def make_step(model: CaptionToImageBart, optimizer: torch.optim.Optimizer, captions_of: Sequence[str],
+              codes: torch.Tensor, budget: Budget, rng: random.Random):
+    """``step(batch)`` for ``train.fit`` on batches of indices into ``captions_of`` and ``codes`` (N, 64):
+    one step of translation, with captions dropped for guidance (``config.uncond_prob``), token noise
+    (``translation_loss``), gradients clipped at norm 1 and the learning rate on a cosine schedule
+    over ``budget``."""
+    schedule = CosineSchedule(optimizer, budget)  # warm-up, then decay to 10% by the budget's end
+
+    def step(batch):
         (index,) = batch
-        prompts = drop_captions([data.captions[i] for i in index], model.config.uncond_prob, rng)
+        prompts = drop_captions([captions_of[i] for i in index], model.config.uncond_prob, rng)
         loss = translation_loss(model, prompts, codes[index].to(model.device))
         optimizer.zero_grad()
         loss.backward()
@@ -309,14 +323,30 @@ def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, seed: int = 
         optimizer.step()
         schedule.step()
         return {"translation": loss.item()}
+    return step
 
-    fit(denoise, datasets.loader(data, 64, seed=seed), denoise_budget, desc="BART denoising",
-        progress=progress)
-    schedule = CosineSchedule(optimizer, translate_budget)  # warm-up, then decay to 10% by the budget's end
+
+def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, callback=None, every: int = 0,
+          progress: bool = True):
+    """Pre-train on caption denoising, then train translation caption -> image tokens, within the
+    budget of ``mode``, seeded by ``model.config.seed``. Returns the model (in eval mode) and the
+    translation's loss history."""
+    from . import datasets
+
+    seed = model.config.seed
+    denoise_budget, translate_budget = BUDGETS[mode]
+    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=seed)
+    codes = caption_codes(image_tokenizer, data)
+    rng = random.Random(seed)
     indexed = torch.utils.data.TensorDataset(torch.arange(len(data)))
-    history = fit(translate, datasets.loader(indexed, 64, seed=seed + 1),
-                  translate_budget, desc="BART translation", every=every, callback=callback,
-                  progress=progress)
+    with seeded(seed):  # dropout and token noise
+        adamw = optimizer(model)
+        model.train()
+        fit(make_denoising_step(model, adamw, rng), datasets.loader(data, BATCH_SIZE, seed=seed), denoise_budget,
+            desc="BART denoising", progress=progress)
+        history = fit(make_step(model, adamw, data.captions, codes, translate_budget, rng),
+                      datasets.loader(indexed, BATCH_SIZE, seed=seed + 1), translate_budget,
+                      desc="BART translation", every=every, callback=callback, progress=progress)
     return model.eval(), history
 
 
@@ -338,27 +368,15 @@ def caption_accuracy(model: CaptionToImageBart, image_tokenizer, prompts: Sequen
     return sum(correct) / len(correct)
 
 
-def train_shipped(mode: str, out_dir: Path):
-    """``python -m course_lib train bart``: train the translator on the ``vqgan`` tokenizer in
-    ``out_dir`` (or the shipped one) and save it as ``bart``, with its caption accuracy (one sample
-    per prompt at temperature 1: the model's own distribution; the benchmark also measures it sampled
-    as ``DEFAULT_SAMPLING``)."""
-    from . import checkpoints, device, shapes, vqgan
+def evaluate(model: CaptionToImageBart, image_tokenizer, n: int = 200) -> dict[str, float]:
+    """Caption accuracy of one sample per prompt at temperature 1 (the model's own distribution) on
+    ``n`` canonical prompts of each split and kind: ``caption_acc_{seen,heldout}_{one,two}``. The
+    benchmark also measures it sampled as ``DEFAULT_SAMPLING`` and on partial prompts."""
+    return {f"caption_acc_{tag}_{kind}": caption_accuracy(model, image_tokenizer, eval_sets.prompts(n, split, kind))
+            for split, tag in eval_sets.SPLIT_TAGS.items() for kind in ("one", "two")}
 
-    out_dir = Path(out_dir)
-    local = out_dir / "vqgan.safetensors"
-    image_tokenizer = vqgan.load_tokenizer(local if local.exists() else None).to(device())
-    config = dataclasses.replace(PRESETS["tiny" if mode == "smoke" else mode],
-                                 codebook_size=image_tokenizer.config.codebook_size, image_tokens=64)
-    torch.manual_seed(0)
-    model = CaptionToImageBart(config).to(device())
-    model, history = train(model, image_tokenizer, mode)
-    scores = {}
-    for split in ("train", "heldout"):
-        for kind in ("one", "two"):
-            prompts = [captions.describe(s) for s in shapes.sample_scenes(200, seed=99, split=split, kind=kind)]
-            scores[f"caption_acc_{'seen' if split == 'train' else 'heldout'}_{kind}"] = round(
-                caption_accuracy(model, image_tokenizer, prompts), 4)
-    print(scores)
-    return checkpoints.save(model, out_dir / "bart", model.config, mode=mode, steps=history.steps,
-                            seconds=round(history.seconds, 1), device=str(device()), **scores)
+
+def build(config: TranslatorConfig, image_tokenizer) -> CaptionToImageBart:
+    """A fresh translator for ``image_tokenizer``'s codebook, on the tokenizer's device."""
+    config = dataclasses.replace(config, codebook_size=image_tokenizer.config.codebook_size, image_tokens=64)
+    return CaptionToImageBart(config).to(next(image_tokenizer.parameters()).device)

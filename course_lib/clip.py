@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -23,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import captions, text
+from . import captions, eval_sets, oracle, text
 from .checkpoints import Checkpointed
 from .shapes import COLOR_NAMES, SHAPES
-from .train import Budget, CosineSchedule, fit
+from .train import Budget, CosineSchedule, History, fit, seeded
 
 SCORE_SCALE = 100.0  # relevance score = 100 × cosine similarity, as on the slide
 MAX_LOGIT_SCALE = math.log(100)  # the learned temperature 1/τ is clipped at 100, as in CLIP (section 2.5)
@@ -44,11 +43,14 @@ class ClipConfig:
     text_layers: int = 3
     context_length: int = captions.MAX_WORDS + 2  # words plus <s> and </s>
     vocab_size: int = 0  # set from the caption tokenizer when 0
+    seed: int = 0  # seeds the weights, the data and the training run
 
 
 PRESETS = {
     "tiny": ClipConfig(embed_dim=32, vision_width=32, vision_layers=1, text_width=32, text_heads=2,
-                       text_layers=1),
+                       text_layers=1),  # tests
+    "smoke": ClipConfig(embed_dim=32, vision_width=32, vision_layers=1, text_width=32, text_heads=2,
+                        text_layers=1),  # CI
     "workshop": ClipConfig(embed_dim=64, vision_width=64, vision_layers=2, text_width=64, text_heads=2,
                            text_layers=2),
     "full": ClipConfig(embed_dim=64, vision_width=96, vision_layers=3, text_width=64, text_heads=2,
@@ -86,12 +88,13 @@ class ShapesCLIP(Checkpointed, nn.Module):
 
         tokenizer = text.load_tokenizer()
         self.config = dataclasses.replace(config, vocab_size=config.vocab_size or len(tokenizer))
-        self.clip = CLIP(
-            embed_dim=config.embed_dim,
-            vision_cfg=CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width, head_width=32,
-                                     patch_size=config.patch_size, image_size=config.image_size),
-            text_cfg=_text_cfg(self.config, tokenizer),
-        )
+        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
+            self.clip = CLIP(
+                embed_dim=config.embed_dim,
+                vision_cfg=CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width, head_width=32,
+                                         patch_size=config.patch_size, image_size=config.image_size),
+                text_cfg=_text_cfg(self.config, tokenizer),
+            )
         self.tokenizer = tokenizer
 
     def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -203,34 +206,61 @@ def zero_shot_accuracy(model: ShapesCLIP, data, attribute: str) -> float:
     return sum(g == getattr(s.objects[0], attribute) for g, s in zip(guesses, data.scenes)) / len(guesses)
 
 
-TRAIN_BUDGETS = {"smoke": Budget(20), "workshop": Budget(1500, 150), "full": Budget(8000, 2700)}
-TRAIN_SCENES = {"smoke": 512, "workshop": 20000, "full": 50000}
+TRAIN_BUDGETS = {"tiny": Budget(2), "smoke": Budget(20), "workshop": Budget(1500, 150), "full": Budget(8000, 2700)}
+TRAIN_SCENES = {"tiny": 256, "smoke": 512, "workshop": 20000, "full": 50000}
+LEARNING_RATE = 5e-4  # AdamW's peak rate
+WEIGHT_DECAY = 0.1
+BATCH_SIZE = 128  # pictures and captions per contrastive batch: 128² - 128 wrong pairs to push apart
+GALLERY = 100  # pictures among which ``retrieval_r1`` looks for each caption's own
 
 
-def train_shipped(mode: str, out_dir: Path):
-    """Train the preset of ``mode`` on ShapesWorld captions and save it as ``clip`` with its zero-shot
-    accuracy on 1,000 one-object pictures."""
-    from . import checkpoints, datasets, device
-
-    budget = TRAIN_BUDGETS[mode]
-    config = PRESETS["tiny" if mode == "smoke" else mode]
-    torch.manual_seed(0)
-    dev = device()
-    model = ShapesCLIP(config).to(dev)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.1)
+def make_step(model: ShapesCLIP, budget: Budget):
+    """``step(batch)`` for ``train.fit``: ``train_step`` with AdamW, the learning rate on a cosine
+    schedule over ``budget``."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
     schedule = CosineSchedule(optimizer, budget)
-    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed")
 
     def step(batch):
         losses = train_step(model, optimizer, batch)
         schedule.step()
         return losses
+    return step
 
-    history = fit(step, datasets.loader(data, 128), budget, desc="CLIP")
-    model.eval()
-    test = datasets.ShapesDataset(1000, kind="one", seed=4321)
-    figures = {f"zeroshot_{a}": round(zero_shot_accuracy(model, test, a), 4) for a in ("color", "shape")}
-    print(figures)
-    checkpoints.save(model, Path(out_dir) / "clip", model.config, mode=mode, steps=history.steps,
-                     seconds=round(history.seconds, 1), device=str(dev), **figures)
-    return model
+
+def train(config: ClipConfig, mode: str, *, callback=None, every: int = 0,
+          progress: bool = True) -> tuple[ShapesCLIP, History]:
+    """Train a CLIP from scratch on mixed ShapesWorld captions within the budget of ``mode``, seeded
+    by ``config.seed``; returns it (in eval mode) and its history."""
+    from . import datasets, device
+
+    budget = TRAIN_BUDGETS[mode]
+    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=config.seed)
+    with seeded(config.seed):
+        model = ShapesCLIP(config).to(device()).train()
+        history = fit(make_step(model, budget), datasets.loader(data, BATCH_SIZE, seed=config.seed), budget,
+                      desc="CLIP", every=every, callback=callback, progress=progress)
+    return model.eval(), history
+
+
+@torch.no_grad()
+def retrieval_r1(model: ShapesCLIP, n: int = 1000) -> float:
+    """Share of ``n`` (varied) captions whose best-scoring picture, in a gallery of ``GALLERY`` mixed
+    scenes, shows what they say (a caption that leaves size or position open fits more than its own
+    scene): text -> picture recall at 1."""
+    from . import datasets
+
+    device, hits = model.clip.logit_scale.device, []
+    for gallery in range(max(1, n // GALLERY)):
+        data = datasets.ShapesDataset(min(n, GALLERY), kind="mixed", seed=eval_sets.RETRIEVAL_SEED + gallery)
+        best = relevance(model, data.images.to(device), data.captions).argmax(0).cpu()  # (captions,)
+        hits += [oracle.matches(data.scenes[int(i)], captions.parse(caption)) for i, caption in zip(best, data.captions)]
+    return sum(hits) / len(hits)
+
+
+def evaluate(model: ShapesCLIP, n: int = 1000) -> dict[str, float]:
+    """Zero-shot colour and shape accuracy on ``n`` one-object pictures, and text -> picture R@1."""
+    from . import datasets
+
+    one = datasets.ShapesDataset(n, kind="one", seed=eval_sets.ZERO_SHOT_SEED)
+    return {**{f"zeroshot_{a}": zero_shot_accuracy(model, one, a) for a in ("color", "shape")},
+            "retrieval_r1": retrieval_r1(model, n)}

@@ -38,9 +38,19 @@ class Drawing:
     order: torch.Tensor  # (N,) index of each picture in sampling order
 
 
+@dataclasses.dataclass
+class ClipRanker:
+    """Rank by CLIP relevance: 100 × cosine of picture and prompt embeddings. (B, 3, 32, 32) -> (B,)"""
+
+    model: clip.ShapesCLIP
+
+    def __call__(self, images: torch.Tensor, prompt: str) -> torch.Tensor:
+        return clip.relevance(self.model, images, [prompt])[:, 0]
+
+
 def clip_ranker(model: clip.ShapesCLIP) -> Ranker:
-    """Rank by CLIP relevance: 100 × cosine of picture and prompt embeddings."""
-    return lambda images, prompt: clip.relevance(model, images, [prompt])[:, 0]
+    """The pipeline's ranker from a CLIP (``ClipRanker``; its ``model`` stays at hand)."""
+    return ClipRanker(model)
 
 
 @dataclasses.dataclass
@@ -106,12 +116,16 @@ def checkpoint_paths(directory: str | Path | None = None) -> dict[str, Path]:
     return {name: found.get(name, checkpoints.shipped(name)) for name in PARTS}
 
 
-def load_default(device: torch.device | str | None = None, *, directory: str | Path | None = None,
-                 **sampling) -> Pipeline:
+def load_shipped_pipeline(device: torch.device | str | None = None, *, directory: str | Path | None = None,
+                          stand_in: bool = False, **sampling) -> Pipeline:
     """The pipeline of the shipped checkpoints (``bart``, ``vqgan``, ``clip``), on ``device`` (CUDA
     when present); with ``directory``, each part found there replaces the shipped one
     (``checkpoint_paths``). ``sampling`` sets temperature / top_k / guidance_scale (default
-    ``bart.DEFAULT_SAMPLING``)."""
+    ``bart.DEFAULT_SAMPLING``).
+
+    A missing checkpoint raises ``CheckpointError``; with ``stand_in`` (notebook 09, so that a fresh
+    checkout before training still runs top to bottom) a small model with random weights stands in,
+    and a printed note says its pictures are noise."""
     from . import vqgan
     from . import device as pick_device
 
@@ -119,7 +133,15 @@ def load_default(device: torch.device | str | None = None, *, directory: str | P
     if dev.type == "cuda":
         pick_device("cuda")  # without a GPU: the course's one line, before loading, not torch's error after
     paths = checkpoint_paths(directory)
-    translator = bart.CaptionToImageBart.from_checkpoint(paths["bart"]).to(dev)
-    tokenizer = vqgan.VQGAN.from_checkpoint(paths["vqgan"]).to(dev)
-    ranker_model = clip.ShapesCLIP.from_checkpoint(paths["clip"]).to(dev)
+
+    def part(name: str, model_cls, random_weights):
+        if stand_in and not paths[name].exists():
+            print(f"NOTE: no {paths[name].name} yet; a small {name} with random weights stands in "
+                  "(its pictures are noise)")
+            return random_weights().eval().to(dev)
+        return model_cls.from_checkpoint(paths[name]).to(dev)
+
+    tokenizer = part("vqgan", vqgan.VQGAN, lambda: vqgan.VQGAN(vqgan.VQGANConfig.preset("tiny")))
+    translator = part("bart", bart.CaptionToImageBart, lambda: bart.build(bart.PRESETS["smoke"], tokenizer))
+    ranker_model = part("clip", clip.ShapesCLIP, lambda: clip.ShapesCLIP(clip.PRESETS["tiny"]))
     return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})

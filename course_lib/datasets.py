@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .captions import describe
-from .shapes import Scene, render, sample_scenes
+from .shapes import POSITIONS, Scene, render, sample_scenes
 
 
 class ShapesDataset(Dataset):
@@ -43,6 +43,19 @@ def loader(dataset: Dataset, batch_size: int = 64, *, shuffle: bool = True, seed
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle,
                       generator=generator)
+
+
+def one_object_data(n: int, *, seed: int = 0, middle_only: bool = False, resolution: int = 32) -> ShapesDataset:
+    """``n`` one-object train-split scenes; ``middle_only`` keeps those in the middle cell (42 kinds of
+    picture: what the 2-D latent maps of notebooks 03-04 are drawn from)."""
+    data = ShapesDataset(0 if middle_only else n, kind="one", seed=seed, resolution=resolution)
+    if middle_only:  # draw more scenes than needed, keep n in the middle cell, render only those
+        middle = POSITIONS.index("middle")
+        scenes = [s for s in sample_scenes(n * 12, seed=seed, kind="one") if s.objects[0].cell == middle][:n]
+        rng = random.Random(f"captions-{seed}-middle")
+        data.scenes, data.images = scenes, render(scenes, resolution)
+        data.captions = [describe(s, rng) for s in scenes]
+    return data
 
 
 TORCHVISION_SETS = ("mnist", "fashion-mnist", "cifar10")

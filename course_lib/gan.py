@@ -46,8 +46,6 @@ learning for generative adversarial networks"). Hence a third change, to what G 
 from __future__ import annotations
 
 import dataclasses
-import time
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -55,11 +53,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import checkpoints, oracle
+from . import eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .shapes import all_one_object_scenes
-from .train import Budget, BudgetClock, History, fit
+from .train import Budget, BudgetClock, History, fit, seeded
 
 BASE_SIZE = 4  # G starts and D ends at 4×4 feature maps; three ×2 steps reach 32×32
 
@@ -193,12 +191,12 @@ class GAN(Checkpointed, nn.Module):
     def __init__(self, config: GANConfig):
         super().__init__()
         self.config = config
-        torch.manual_seed(config.seed)
-        self.generator = Generator(config.z_dim, config.width)
-        self.discriminator = Discriminator(config.width, pack=config.pack)
-        init_weights(self)
-        if config.islands:
-            self.register_buffer("island_centres", torch.randn(config.islands, config.z_dim))
+        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
+            self.generator = Generator(config.z_dim, config.width)
+            self.discriminator = Discriminator(config.width, pack=config.pack)
+            init_weights(self)
+            if config.islands:
+                self.register_buffer("island_centres", torch.randn(config.islands, config.z_dim))
 
     def noise(self, n: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """z: (n, z_dim) on the CPU, repeatable with ``seed`` (or drawn from ``generator``).
@@ -351,12 +349,14 @@ def training_data(config: GANConfig) -> ShapesDataset:
 
 def train(config: GANConfig, *, data=None, callback=None, every: int = 0,
           progress: bool = True) -> tuple[GAN, History]:
-    """Train a GAN from scratch within the config's budget; return it (in eval mode) and its history."""
-    model = GAN(config).train()
+    """Train a GAN from scratch within the config's budget, seeded by ``config.seed``; return it (in
+    eval mode) and its history."""
     data = training_data(config) if data is None else data
-    history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
-                  Budget(config.steps, config.seconds), every=every, callback=callback,
-                  desc="GAN", progress=progress)
+    with seeded(config.seed):  # the discriminator's instance noise draws from torch's generator
+        model = GAN(config).train()
+        history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
+                      Budget(config.steps, config.seconds), every=every, callback=callback,
+                      desc="GAN", progress=progress)
     return model.eval(), history
 
 
@@ -367,7 +367,7 @@ def coverage_universe() -> list[tuple[str, str, int]]:
     return sorted({(o.shape, o.color, o.cell) for s in all_one_object_scenes("train") for o in s.objects})
 
 
-def evaluate(images: torch.Tensor) -> dict[str, float]:
+def judge(images: torch.Tensor) -> dict[str, float]:
     """Oracle figures of unconditional samples: validity (share read as a clean one-object scene, the
     only kind G was shown: two clean shapes in one picture are an in-between of two training pictures,
     not one of them) and coverage (share of the train split's (shape, colour, cell) combinations that
@@ -378,12 +378,7 @@ def evaluate(images: torch.Tensor) -> dict[str, float]:
             "coverage": oracle.coverage(scenes, lambda o: (o.shape, o.color, o.cell), coverage_universe())}
 
 
-def train_shipped(mode: str, out_dir: Path) -> Path:
-    """Train the ``mode`` preset and save it as ``gan`` in ``out_dir`` with its oracle figures."""
-    config = preset(mode)
-    start = time.perf_counter()
-    model, history = train(config)
-    figures = evaluate(model.sample(1000, seed=1))
-    print(f"gan ({mode}): {history.steps} steps in {history.seconds:.0f} s, {figures}")
-    return checkpoints.save(model, Path(out_dir) / "gan", config, mode=mode, steps=history.steps,
-                            seconds=round(time.perf_counter() - start, 1), **figures)
+def evaluate(model: GAN, n: int = 1000) -> dict[str, float]:
+    """``judge`` on ``n`` samples of fixed noise (``eval_sets.GAN_NOISE_SEED``): validity and coverage."""
+    z = model.noise(n, seed=eval_sets.GAN_NOISE_SEED).to(next(model.parameters()).device)
+    return judge(model.sample(n, z=z))

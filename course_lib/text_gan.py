@@ -32,7 +32,6 @@ gan_experiments.md, "Text-conditional GAN").
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -41,13 +40,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import checkpoints, clip, oracle
+from . import checkpoints, clip, eval_sets, oracle
 from .checkpoints import Checkpointed
-from .captions import describe
 from .datasets import ShapesDataset, loader
 from .gan import Discriminator, Generator, InstanceNoise, generator_loss, init_weights
-from .shapes import sample_scenes
-from .train import Budget, History, fit
+from .train import Budget, History, fit, seeded
 
 
 @dataclasses.dataclass
@@ -103,15 +100,15 @@ class TextGAN(Checkpointed, nn.Module):
     def __init__(self, config: TextGANConfig):
         super().__init__()
         self.config = config
-        torch.manual_seed(config.seed)
-        self.g_project = _projection(config.phi_dim, config.proj_dim)
-        self.generator = Generator(config.z_dim + config.proj_dim, config.width)
-        self.d_project = _projection(config.phi_dim, config.proj_dim)
-        self.discriminator = Discriminator(config.width, cond_dim=config.proj_dim)
-        init_weights(self)
-        self.encoder = clip.CaptionEncoder(clip.ClipConfig(
-            embed_dim=config.phi_dim, text_width=config.text_width, text_heads=config.text_heads,
-            text_layers=config.text_layers)).requires_grad_(False)  # frozen: neither player trains it
+        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
+            self.g_project = _projection(config.phi_dim, config.proj_dim)
+            self.generator = Generator(config.z_dim + config.proj_dim, config.width)
+            self.d_project = _projection(config.phi_dim, config.proj_dim)
+            self.discriminator = Discriminator(config.width, cond_dim=config.proj_dim)
+            init_weights(self)
+            self.encoder = clip.CaptionEncoder(clip.ClipConfig(
+                embed_dim=config.phi_dim, text_width=config.text_width, text_heads=config.text_heads,
+                text_layers=config.text_layers)).requires_grad_(False)  # frozen: neither player trains it
 
     @torch.no_grad()
     def phi(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -235,41 +232,22 @@ def train(config: TextGANConfig, *, data=None, callback=None, every: int = 0, pr
           clip_checkpoint: str | Path | None = None) -> tuple[TextGAN, History]:
     """Train GAN-CLS from scratch within the config's budget; return it (in eval mode) and its history.
     φ(t) comes from ``clip_checkpoint`` (default: the shipped CLIP), as ``build`` says."""
-    model = build(config, clip_checkpoint).train()
     data = training_data(config) if data is None else data
-    history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
-                  Budget(config.steps, config.seconds), every=every, callback=callback,
-                  desc="GAN-CLS", progress=progress)
+    with seeded(config.seed):  # the discriminator's instance noise draws from torch's generator
+        model = build(config, clip_checkpoint).train()
+        history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
+                      Budget(config.steps, config.seconds), every=every, callback=callback,
+                      desc="GAN-CLS", progress=progress)
     return model.eval(), history
 
 
 # ---------------------------------------------------------------- measuring
 
-def prompts(n: int, split: str = "train", kind: str = "one", seed: int = 1) -> list[str]:
-    """Canonical captions of ``n`` scenes of a split: seen ("train") or never seen ("heldout") combinations."""
-    return [describe(s) for s in sample_scenes(n, seed=seed, split=split, kind=kind)]
-
-
-def evaluate(model: TextGAN, n: int = 1000, seed: int = 1) -> dict[str, float]:
-    """Oracle caption accuracy of one sample per prompt, on seen and on held-out combinations."""
+def evaluate(model: TextGAN, n: int = 1000) -> dict[str, float]:
+    """Oracle caption accuracy of one sample per prompt, on ``n`` seen and ``n`` held-out combinations:
+    ``caption_acc_seen``, ``caption_acc_heldout`` (prompts and noise seeded by ``eval_sets.TEXT_GAN_SEED``)."""
     figures = {}
-    for split in ("train", "heldout"):
-        ps = prompts(n, split, model.config.kind, seed)
-        figures[f"accuracy_{'seen' if split == 'train' else 'heldout'}"] = oracle.caption_accuracy(
-            model.sample(ps, seed=seed).cpu(), ps)
+    for split, tag in eval_sets.SPLIT_TAGS.items():
+        ps = eval_sets.prompts(n, split, model.config.kind, seed=eval_sets.TEXT_GAN_SEED)
+        figures[f"caption_acc_{tag}"] = oracle.caption_accuracy(model.sample(ps, seed=eval_sets.TEXT_GAN_SEED).cpu(), ps)
     return figures
-
-
-def train_shipped(mode: str, out_dir: Path) -> Path:
-    """Train the ``mode`` preset and save it as ``text_gan`` in ``out_dir`` with its oracle figures.
-    φ(t) comes from the CLIP in ``out_dir`` when one was trained there, else from the shipped one."""
-    config, local_clip = preset(mode), Path(out_dir) / "clip.safetensors"
-    clip_checkpoint = local_clip if local_clip.exists() else None
-    if clip_checkpoint is not None:
-        config = with_text_sizes_of(config, clip_checkpoint)
-    start = time.perf_counter()
-    model, history = train(config, clip_checkpoint=clip_checkpoint)
-    figures = evaluate(model)
-    print(f"text_gan ({mode}): {history.steps} steps in {history.seconds:.0f} s, {figures}")
-    return checkpoints.save(model, Path(out_dir) / "text_gan", config, mode=mode, steps=history.steps,
-                            seconds=round(time.perf_counter() - start, 1), **figures)

@@ -7,11 +7,13 @@ current mode, a tqdm progress bar, the loss history and a callback every few ste
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
 from typing import Callable, Iterable, Iterator, Mapping
 
+import torch
 from tqdm.auto import tqdm
 
 
@@ -140,3 +142,17 @@ def fit(step: Callable[[object], Mapping[str, float]], batches: Iterable, budget
     if callback is not None:
         callback(done, history)
     return history
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """torch's generators seeded with ``seed`` inside the block and restored after it.
+
+    A model built (or trained) inside ``with seeded(config.seed):`` gets the same weights (and the
+    same dropout, the same re-seeded codes) every time, and the caller's own random state is left as
+    it was: building a model in a notebook cell does not change what the next cell draws.
+    """
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import datasets
-from .train import Budget, History, fit
+from .train import Budget, History, fit, seeded
 from .vq import perplexity, usage
-from .vqvae import VQVAE, VQVAEConfig, evaluate, reconstruction_loss, test_images, training_images
+from .vqvae import VQVAE, VQVAEConfig, evaluate, reconstruction_loss, training_images  # noqa: F401 (evaluate: a VQ-GAN is measured as any tokenizer)
 
 
 @dataclasses.dataclass
@@ -43,10 +43,15 @@ class VQGANConfig(VQVAEConfig):
 
     @classmethod
     def preset(cls, mode: str, **changes) -> "VQGANConfig":
-        """smoke: seconds; workshop: a short fine-tune of the shipped VQ-VAE; full: the shipped tokenizer."""
-        presets = {"smoke": dict(channels=16, disc_channels=8, steps=10, batch_size=16, train_scenes=256),
+        """tiny: unit tests; smoke: seconds; workshop: a short fine-tune of the shipped VQ-VAE; full: the
+        shipped tokenizer."""
+        presets = {"tiny": dict(channels=8, code_dim=8, codebook_size=16, disc_channels=4, steps=2, batch_size=8,
+                                train_scenes=32),
+                   "smoke": dict(channels=16, disc_channels=8, steps=10, batch_size=16, train_scenes=256),
                    "workshop": dict(steps=300, seconds=90.0, train_scenes=10000, lr=5e-4),
                    "full": dict(steps=2000, seconds=540.0, lr=5e-4)}
+        if mode not in presets:
+            raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(presets)}")
         return cls(**{**presets[mode], **changes})
 
 
@@ -142,15 +147,15 @@ def train(config: VQGANConfig, *, start_from: VQVAE | None = None, callback=None
           progress: bool = True) -> tuple[VQGAN, History]:
     """Train a VQ-GAN with ``course_lib.train.fit``, from ``start_from``'s tokenizer if given (its
     config must match in channels, code_dim and codebook_size), else from scratch."""
-    torch.manual_seed(config.seed)
-    model = VQGAN(config)
-    if start_from is not None:
-        model.load_state_dict(start_from.state_dict(), strict=False)  # all but the discriminator
     images = training_images(config)
     batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed + 1)
-    step = make_step(model, float(images.var()))
-    history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
-                  every=every, callback=callback, desc="VQ-GAN", progress=progress)
+    with seeded(config.seed):
+        model = VQGAN(config)
+        if start_from is not None:
+            model.load_state_dict(start_from.state_dict(), strict=False)  # all but the discriminator
+        step = make_step(model, float(images.var()))
+        history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
+                      every=every, callback=callback, desc="VQ-GAN", progress=progress)
     return model.eval(), history
 
 
@@ -164,21 +169,3 @@ def load_tokenizer(path: str | Path | None = None) -> VQGAN:
     """The course's image tokenizer (shipped ``vqgan`` checkpoint unless ``path`` says otherwise),
     in eval mode: ``encode(images) -> (B, 8, 8) long``, ``decode(ids) -> (B, 3, 32, 32)``."""
     return VQGAN.from_checkpoint(path or "vqgan")
-
-
-def train_shipped(mode: str, out_dir: Path) -> Path:
-    """``python -m course_lib train vqgan``: fine-tune the ``vqvae`` checkpoint in ``out_dir`` (trained
-    first if missing) with the GAN losses, measure it, save ``vqgan``."""
-    from . import vqvae
-    from .checkpoints import load, save
-
-    out_dir = Path(out_dir)
-    if not (out_dir / "vqvae.json").exists():
-        vqvae.train_shipped(mode, out_dir)
-    start = load(out_dir / "vqvae", VQVAE, VQVAEConfig)
-    config = config_from(start.config, mode)
-    model, history = train(config, start_from=start)
-    scores = evaluate(model, test_images())
-    print({k: round(v, 4) for k, v in scores.items()})
-    return save(model, out_dir / "vqgan", config, mode=mode, steps=history.steps,
-                seconds=round(history.seconds, 1), start_from="vqvae", test_scenes=1000, **scores)

@@ -18,7 +18,6 @@ picture; normalising by the (small) variance makes the shapes' pixels count.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -26,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import datasets, metrics, oracle
+from . import datasets, eval_sets, metrics, oracle
 from .checkpoints import Checkpointed
-from .train import Budget, History, fit
+from .train import Budget, History, fit, seeded
 from .vq import VectorQuantizer, VQOutput, perplexity, usage
 
 
@@ -49,10 +48,13 @@ class VQVAEConfig:
 
     @classmethod
     def preset(cls, mode: str, **changes) -> "VQVAEConfig":
-        """smoke: seconds, for tests; workshop: a few minutes on a laptop CPU; full: shipped."""
-        presets = {"smoke": dict(channels=16, steps=20, batch_size=32, train_scenes=512),
+        """tiny: unit tests; smoke: seconds, for CI; workshop: a few minutes on a laptop CPU; full: shipped."""
+        presets = {"tiny": dict(channels=8, code_dim=8, codebook_size=16, steps=2, batch_size=8, train_scenes=32),
+                   "smoke": dict(channels=16, steps=20, batch_size=32, train_scenes=512),
                    "workshop": dict(steps=500, seconds=160.0, train_scenes=10000),
                    "full": dict()}
+        if mode not in presets:
+            raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(presets)}")
         return cls(**{**presets[mode], **changes})
 
 
@@ -147,14 +149,15 @@ def training_images(config: VQVAEConfig) -> torch.Tensor:
 
 def train(config: VQVAEConfig, *, callback=None, every: int = 0,
           progress: bool = True) -> tuple[VQVAE, History]:
-    """Train a VQ-VAE from scratch with ``course_lib.train.fit``; returns the model and its history."""
-    torch.manual_seed(config.seed)
-    model = VQVAE(config)
+    """Train a VQ-VAE from scratch with ``course_lib.train.fit``; returns the model and its history.
+    The run is seeded by ``config.seed`` (weights, and the batch entries dead codes restart from)."""
     images = training_images(config)
     batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed)
-    step = make_step(model, float(images.var()))
-    history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
-                  every=every, callback=callback, desc="VQ-VAE", progress=progress)
+    with seeded(config.seed):
+        model = VQVAE(config)
+        step = make_step(model, float(images.var()))
+        history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
+                      every=every, callback=callback, desc="VQ-VAE", progress=progress)
     return model.eval(), history
 
 
@@ -164,7 +167,7 @@ def evaluate(model, images: torch.Tensor, batch_size: int = 250) -> dict:
     ids = torch.cat([model.encode(chunk) for chunk in images.split(batch_size)])
     recon = torch.cat([model.decode(chunk) for chunk in ids.split(batch_size)])
     k = model.config.codebook_size
-    return {"agreement": oracle.agreement(images, recon), "usage": usage(ids, k),
+    return {"recon_agreement": oracle.agreement(images, recon), "code_usage": usage(ids, k),
             "perplexity": perplexity(ids, k), "sharpness": metrics.sharpness(recon),
             "sharpness_of_inputs": metrics.sharpness(images),
             "mse": float(F.mse_loss(recon, images))}
@@ -172,16 +175,4 @@ def evaluate(model, images: torch.Tensor, batch_size: int = 250) -> dict:
 
 def test_images(n: int = 1000) -> torch.Tensor:
     """The measurement set: ``n`` mixed scenes drawn with a seed no preset trains on."""
-    return datasets.ShapesDataset(n, kind="mixed", seed=12345).images
-
-
-def train_shipped(mode: str, out_dir: Path) -> Path:
-    """``python -m course_lib train vqvae``: train the preset, measure it, save ``vqvae``."""
-    from .checkpoints import save
-
-    config = VQVAEConfig.preset(mode)
-    model, history = train(config)
-    scores = evaluate(model, test_images())
-    print({k: round(v, 4) for k, v in scores.items()})
-    return save(model, Path(out_dir) / "vqvae", config, mode=mode, steps=history.steps,
-                seconds=round(history.seconds, 1), test_scenes=1000, **scores)
+    return datasets.ShapesDataset(n, kind="mixed", seed=eval_sets.TEST_PICTURES_SEED).images

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import checkpoints, dalle_mini, vqvae
+from course_lib import checkpoints, dalle_mini, stages
 from course_lib.__main__ import main
 from course_lib.checkpoints import DATA_DIR
 
@@ -45,19 +45,19 @@ def no_models(monkeypatch):
     """Loading a model fails the test: bad input must be answered before any is loaded."""
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded")
-    monkeypatch.setattr(dalle_mini, "load_default", refuse)
+    monkeypatch.setattr(dalle_mini, "load_shipped_pipeline", refuse)
     monkeypatch.setattr(checkpoints, "load", refuse)
 
 
 @pytest.fixture
 def fake_pipeline(monkeypatch):
-    """``load_default`` gives a ``FakePipeline``; the list holds the keyword arguments of each call."""
+    """``load_shipped_pipeline`` gives a ``FakePipeline``; the list holds the keyword arguments of each call."""
     calls = []
 
     def load(*args, **kwargs):
         calls.append(kwargs)
         return FakePipeline()
-    monkeypatch.setattr(dalle_mini, "load_default", load)
+    monkeypatch.setattr(dalle_mini, "load_shipped_pipeline", load)
     return calls
 
 
@@ -141,9 +141,9 @@ def _fingerprint(folder: Path) -> dict[str, tuple[int, str]]:
 
 @pytest.fixture
 def trained(monkeypatch):
-    """``train vqvae`` records the folder it was given instead of training (nothing is written)."""
+    """``train STAGE`` records the folder it was given instead of training (nothing is written)."""
     folders = []
-    monkeypatch.setattr(vqvae, "train_shipped", lambda mode, out_dir: folders.append((mode, out_dir)))
+    monkeypatch.setattr(stages, "train_and_save", lambda name, mode, out_dir: folders.append((mode, out_dir)))
     return folders
 
 
@@ -166,11 +166,8 @@ def test_train_writes_into_checkpoints_here_by_default(tmp_path, monkeypatch, ca
     assert out.strip() == "trained vqvae into checkpoints"
 
 
-def test_train_of_a_pipeline_part_says_how_to_draw_with_it(tmp_path, monkeypatch, capsys):
-    from course_lib import clip
-
+def test_train_of_a_pipeline_part_says_how_to_draw_with_it(tmp_path, monkeypatch, capsys, trained):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(clip, "train_shipped", lambda mode, out_dir: None)
     code, out, _ = run(capsys, "train", "clip", "--mode", "smoke", "--out", "mine")
     assert code == 0
     assert out.strip() == "trained clip into mine; draw with it: python -m course_lib draw PROMPT --checkpoints mine"

@@ -111,7 +111,7 @@ def test_checkpoint_paths_refuse_a_folder_without_parts_or_a_vqgan_without_its_b
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="there is a GPU here")
-def test_load_default_on_cuda_without_a_gpu_says_so_before_loading(monkeypatch):
+def test_load_shipped_pipeline_on_cuda_without_a_gpu_says_so_before_loading(monkeypatch):
     monkeypatch.setattr(checkpoints, "load", lambda *args, **kwargs: pytest.fail("a checkpoint was loaded"))
     with pytest.raises(RuntimeError, match=r"no CUDA GPU is available here; run on the CPU \(device\('cpu'\)"):
-        dalle_mini.load_default("cuda")
+        dalle_mini.load_shipped_pipeline("cuda")

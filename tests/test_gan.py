@@ -174,16 +174,16 @@ def test_island_restarts_do_nothing_without_islands_or_when_switched_off(tiny):
     assert restarts.moved == 0 and torch.equal(off.island_centres, before)
 
 
-def test_evaluate_on_real_pictures():
+def test_judge_on_real_pictures():
     from course_lib import oracle
     from course_lib.datasets import ShapesDataset
     from course_lib.shapes import render, sample_scenes
 
     images = ShapesDataset(300, split="train", kind="one", seed=0).images
-    figures = gan.evaluate(images)
+    figures = gan.judge(images)
     assert figures["validity"] == 1.0 and 0.6 < figures["coverage"] <= 1.0
     two_objects = render(sample_scenes(10, seed=0, kind="two"))  # clean scenes, but not what G was shown
-    assert all(r.valid for r in oracle.read(two_objects)) and gan.evaluate(two_objects)["validity"] == 0.0
+    assert all(r.valid for r in oracle.read(two_objects)) and gan.judge(two_objects)["validity"] == 0.0
     assert len(gan.coverage_universe()) == 189
 
 

@@ -66,7 +66,7 @@ def test_autoencoder_step(name):
     step = autoencoder.make_step(model.train(), torch.optim.Adam(model.parameters(), lr=config.lr))
     before = _snapshot(model)
     _assert_trained(model, before, step(_batch(kind="one")))
-    figures = autoencoder.measure(name, model.eval(), n=16)  # the oracle's figures, measured where the model is
+    figures = autoencoder.evaluate(model.eval(), n=16)  # the oracle's figures, measured where the model is
     assert figures and all(0 <= v <= 1 for v in figures.values())
 
 

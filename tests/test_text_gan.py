@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import captions, checkpoints, clip, text_gan
+from course_lib import captions, checkpoints, clip, stages, text_gan
 
 
 @pytest.fixture
@@ -35,11 +35,11 @@ def test_build_starts_phi_from_the_shipped_clip():
     assert not torch.allclose(text_gan.TextGAN(config).phi(PROMPTS), phi)  # a plain TextGAN is random
 
 
-def test_train_shipped_takes_phi_from_a_clip_trained_into_the_same_folder(tmp_path):
+def test_train_and_save_takes_phi_from_a_clip_trained_into_the_same_folder(tmp_path):
     torch.manual_seed(1)
     local = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()  # other sizes than the shipped CLIP's
     checkpoints.save(local, tmp_path / "clip", local.config, mode="smoke")
-    text_gan.train_shipped("smoke", tmp_path)
+    stages.train_and_save("text_gan", "smoke", tmp_path)
     trained = checkpoints.load(tmp_path / "text_gan", text_gan.TextGAN, text_gan.TextGANConfig)
     assert trained.config.phi_dim == local.config.embed_dim
     with torch.no_grad():
@@ -130,8 +130,10 @@ def test_training_fades_the_instance_noise(tiny):
 
 
 def test_prompts_and_evaluate(tiny):
-    seen, heldout = text_gan.prompts(20, "train"), text_gan.prompts(20, "heldout")
+    from course_lib import eval_sets
+
+    seen, heldout = eval_sets.prompts(20, "train"), eval_sets.prompts(20, "heldout")
     assert len(seen) == 20 and all(captions.parse(p) for p in seen)
     assert any("purple triangle" in p or "cyan square" in p or "yellow diamond" in p for p in heldout)
     figures = text_gan.evaluate(text_gan.TextGAN(tiny), n=8)
-    assert set(figures) == {"accuracy_seen", "accuracy_heldout"}
+    assert set(figures) == {"caption_acc_seen", "caption_acc_heldout"}
