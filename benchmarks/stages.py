@@ -6,7 +6,7 @@ metric -> number. Shares (accuracy, validity, agreement, usage) are fractions in
 ``*_seconds_per_image`` or ``*_per_s``. ``STAGES`` names the checkpoints each stage needs.
 
 The GAN-CLS and autoencoder stages run on the CPU whatever the device: ``text_gan.evaluate`` and
-``autoencoder.measure`` read the CPU tensors they make, and GAN-CLS tokenizes captions on the CPU.
+``autoencoder.evaluate`` read the CPU tensors they make, and GAN-CLS tokenizes captions on the CPU.
 """
 from __future__ import annotations
 
