@@ -254,10 +254,10 @@ def _coursework(args) -> int:
     import importlib.util
 
     from . import colab, student
-    from .grade import GradeError, _submissions, grade_all
+    from .grade import GradeError, grade_all
 
     # the default is notebooks/ in the current folder (a checkout's root): the package, installed into
-    # site-packages, holds no notebooks. grade checks its folders itself, the submissions first.
+    # site-packages, holds no notebooks. grade_all checks its folders itself, the submissions first.
     name = f"--notebooks {args.notebooks}" if args.notebooks is not None else f"{student.NOTEBOOKS_DIR}/ here"
     args.notebooks = args.notebooks if args.notebooks is not None else student.NOTEBOOKS_DIR
     if args.command != "grade" and not any(args.notebooks.glob("*.ipynb")):
@@ -274,8 +274,6 @@ def _coursework(args) -> int:
         print(f"wrote {len(written)} student notebooks to {args.out}")
     elif args.command == "grade":
         try:
-            if not args.notebooks.is_dir():  # say what is wrong with the submissions first, then this
-                _submissions(args.submissions, args.submissions, args.csv or args.submissions / "grades.csv")
             grade_all(args.submissions, args.csv, args.notebooks)
         except GradeError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -48,17 +48,19 @@ def grade_notebook(submission: str | Path, source: str | Path, timeout: int = 60
 def _submissions(submissions_dir: Path, notebooks_dir: Path, csv_path: Path) -> list[Path]:
     """The notebooks to grade, checked before the first one runs (minutes each): a folder that is
     not there, or one with nothing to grade, is a ``GradeError`` now rather than a traceback later."""
-    for folder, what, instead in (
-            (submissions_dir, "submissions folder", "give the folder that holds <student>/<notebook>.ipynb"),
-            (notebooks_dir, "notebooks folder", "give --notebooks the folder of the instructor's notebooks"),
-            (csv_path.parent, "folder for the CSV", "give --csv a file in a folder that exists")):
-        if not folder.is_dir():
-            raise GradeError(f"the {what} {folder} {'is a file' if folder.exists() else 'does not exist'}; {instead}")
+    _folder(submissions_dir, "submissions folder", "give the folder that holds <student>/<notebook>.ipynb")
     submissions = sorted(submissions_dir.glob("*/*.ipynb"))
-    if not submissions:
+    if not submissions:  # what is wrong with the submissions is said first
         raise GradeError(f"{submissions_dir} holds no submissions; put each student's notebooks in a folder "
                          f"of their own: {submissions_dir}/<student>/<notebook>.ipynb")
+    _folder(notebooks_dir, "notebooks folder", "give --notebooks the folder of the instructor's notebooks")
+    _folder(csv_path.parent, "folder for the CSV", "give --csv a file in a folder that exists")
     return submissions
+
+
+def _folder(folder: Path, what: str, instead: str) -> None:
+    if not folder.is_dir():
+        raise GradeError(f"the {what} {folder} {'is a file' if folder.exists() else 'does not exist'}; {instead}")
 
 
 def grade_all(submissions_dir: str | Path, csv_path: str | Path | None = None,
