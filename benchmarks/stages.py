@@ -24,7 +24,6 @@ import torch
 from course_lib import (autoencoder, bart, captions, checkpoints, clip, dalle_mini, datasets, eval_sets, gan,
                         oracle, shapes, stages, text_gan, vqvae)
 from course_lib.eval_sets import SPLIT_TAGS, prompts
-from course_lib.train import Budget as TrainBudget
 
 from .timing import Budget, generation_speed, seconds, training_speed
 
@@ -43,6 +42,13 @@ class Context:
     def load(self, name: str, device: torch.device | None = None):
         """Checkpoint ``name`` of the directory, as the model class ``course_lib.stages`` names, on the device."""
         return stages.STAGES[name].model.from_checkpoint(self.directory / name).to(device or self.device)
+
+    def training(self, name: str):
+        """Stage ``name``'s full-mode training config (the shipped checkpoints'), for the timed steps:
+        this budget's steps, on ``TRAIN_BATCHES`` batches of its data."""
+        training = stages.preset(name, "full").training
+        return dataclasses.replace(training, steps=self.budget.train_steps, seconds=None,
+                                   n_train=TRAIN_BATCHES * training.batch_size)
 
 
 PARTIAL_EXAMPLE = "a red circle"  # the prompt whose 16 candidates should spread over sizes and cells
@@ -74,33 +80,32 @@ def _mean(values) -> float:
 def measure_gan(ctx: Context) -> dict[str, float]:
     """Validity and coverage of unconditional samples (``gan.evaluate``); sampling and training speed
     (``gan.make_step``)."""
-    model = ctx.load("gan")
-    n, config = ctx.budget.samples, model.config
+    model, training = ctx.load("gan"), ctx.training("gan")
+    n = ctx.budget.samples
     figures = gan.evaluate(model, n)
     figures |= generation_speed(lambda: model.sample(n, z=model.noise(n, seed=1).to(ctx.device)), n)
-    data = gan.training_data(dataclasses.replace(config, n_train=TRAIN_BATCHES * config.batch_size))
-    step = gan.make_step(model.train(), config)
-    return figures | training_speed(lambda batch: step((batch[0].to(ctx.device),)), datasets.loader(data, config.batch_size),
-                                    ctx.budget.train_steps, config.batch_size)
+    step = gan.make_step(model.train(), training)
+    return figures | training_speed(lambda batch: step((batch[0].to(ctx.device),)),
+                                    datasets.loader(gan.training_data(training), training.batch_size),
+                                    ctx.budget.train_steps, training.batch_size)
 
 
 def measure_text_gan(ctx: Context) -> dict[str, float]:
     """Caption accuracy of one sample per prompt, seen and held-out (``text_gan.evaluate``); 16 samples per
     canonical and partial one-object prompt ranked by the shipped CLIP (``judge_candidates``); speed (CPU)."""
     cpu = torch.device("cpu")
-    model = ctx.load("text_gan", cpu)
-    n, config = ctx.budget.samples, model.config
-    figures = text_gan.evaluate(model, n=n)
+    model, training = ctx.load("text_gan", cpu), ctx.training("text_gan")
+    n = ctx.budget.samples
+    figures = text_gan.evaluate(model, n=n, kind=training.kind)
     ranker = ctx.load("clip", cpu)
     draw = ranked_by_clip(lambda prompt_list, seed: model.sample(prompt_list, seed=seed), ranker)
     figures |= by_prompt_set(lambda prompt_list: judge_candidates(draw, prompt_list), ctx.budget.prompts,
                              kinds=("one",))
     seen = prompts(n, seed=eval_sets.TEXT_GAN_SEED)
     figures |= generation_speed(lambda: model.sample(seen), n)
-    data = text_gan.training_data(dataclasses.replace(config, n_train=TRAIN_BATCHES * config.batch_size))
-    step = text_gan.make_step(model.train(), config)
-    return figures | training_speed(step, datasets.loader(data, config.batch_size), ctx.budget.train_steps,
-                                    config.batch_size)
+    step = text_gan.make_step(model.train(), training)
+    return figures | training_speed(step, datasets.loader(text_gan.training_data(training), training.batch_size),
+                                    ctx.budget.train_steps, training.batch_size)
 
 
 # ---------------------------------------------------------------- AE, VAE, conditional VAE
@@ -108,10 +113,10 @@ def measure_text_gan(ctx: Context) -> dict[str, float]:
 def measure_autoencoder(ctx: Context, name: str) -> dict[str, float]:
     """``autoencoder.evaluate`` (reconstruction agreement, prior / box validity, or the conditional VAE's
     caption accuracy on seen combinations) on the CPU; reconstruction or sampling speed; training speed."""
-    model = ctx.load(name, torch.device("cpu"))
-    n, config = ctx.budget.samples, model.config
-    figures = autoencoder.evaluate(model, n=n)
-    data = datasets.one_object_data(n, seed=7, middle_only=config.middle_only, resolution=config.resolution)
+    model, training = ctx.load(name, torch.device("cpu")), ctx.training(name)
+    n, resolution = ctx.budget.samples, model.config.resolution
+    figures = autoencoder.evaluate(model, n=n, middle_only=training.middle_only)
+    data = datasets.one_object_data(n, seed=7, middle_only=training.middle_only, resolution=resolution)
     inputs = (data.images,)
     if isinstance(model, autoencoder.ConditionalVAE):
         ranker = ctx.load("clip", torch.device("cpu"))
@@ -125,11 +130,10 @@ def measure_autoencoder(ctx: Context, name: str) -> dict[str, float]:
         figures |= generation_speed(lambda: model.sample(n), n)
     figures |= generation_speed(lambda: model.reconstruct(*inputs), n, "reconstruct")
     model.to(ctx.device)
-    step = autoencoder.make_step(model.train(), torch.optim.Adam(model.parameters(), lr=config.lr))
-    train_data = datasets.one_object_data(TRAIN_BATCHES * config.batch_size, middle_only=config.middle_only,
-                                          resolution=config.resolution)
-    return figures | training_speed(step, datasets.loader(train_data, config.batch_size), ctx.budget.train_steps,
-                                    config.batch_size)
+    step = autoencoder.make_step(model.train(), training)
+    train_data = autoencoder.training_data(dataclasses.replace(training, seed=1), resolution)
+    return figures | training_speed(step, datasets.loader(train_data, training.batch_size), ctx.budget.train_steps,
+                                    training.batch_size)
 
 
 # ---------------------------------------------------------------- the image tokenizers
@@ -138,16 +142,16 @@ def measure_tokenizer(ctx: Context, name: str) -> dict[str, float]:
     """An image tokenizer (``vqvae`` or ``vqgan``, the pipeline's): ``vqvae.evaluate`` (agreement,
     codebook usage, perplexity, sharpness, MSE) on held-out test pictures; encode + decode speed;
     training speed of its module's ``make_step``."""
-    model = ctx.load(name)
-    n, config = ctx.budget.samples, model.config
+    model, training = ctx.load(name), ctx.training(name)
+    n = ctx.budget.samples
     images = vqvae.test_images(n).to(ctx.device)
     figures = vqvae.evaluate(model, images)
     figures |= generation_speed(lambda: model.decode(model.encode(images)), n, "reconstruct")
-    train_images = datasets.ShapesDataset(TRAIN_BATCHES * config.batch_size, kind="mixed").images
-    step = stages.STAGES[name].module.make_step(model, float(train_images.var()))
-    batches = datasets.loader(torch.utils.data.TensorDataset(train_images), config.batch_size)
+    train_images = vqvae.training_images(training)
+    step = stages.STAGES[name].module.make_step(model, training, float(train_images.var()))
+    batches = datasets.loader(torch.utils.data.TensorDataset(train_images), training.batch_size)
     return figures | training_speed(lambda batch: step(batch[0].to(ctx.device)), batches,
-                                    ctx.budget.train_steps, config.batch_size)
+                                    ctx.budget.train_steps, training.batch_size)
 
 
 # ---------------------------------------------------------------- BART, CLIP, the pipeline
@@ -173,13 +177,13 @@ def measure_bart(ctx: Context) -> dict[str, float]:
     draw = lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side))
     figures |= generation_speed(draw, n)
 
-    data = datasets.ShapesDataset(TRAIN_BATCHES * bart.BATCH_SIZE, kind="mixed")
+    training = ctx.training("bart")
+    data = datasets.ShapesDataset(training.n_train, kind="mixed")
     codes = bart.caption_codes(tokenizer, data)
     model.train()
-    step = bart.make_step(model, bart.optimizer(model), data.captions, codes, TrainBudget(ctx.budget.train_steps),
-                          random.Random(0))
-    batches = datasets.loader(torch.utils.data.TensorDataset(torch.arange(len(data))), bart.BATCH_SIZE)
-    return figures | training_speed(step, batches, ctx.budget.train_steps, bart.BATCH_SIZE)
+    step = bart.make_step(model, training, bart.optimizer(model, training), data.captions, codes, random.Random(0))
+    batches = datasets.loader(torch.utils.data.TensorDataset(torch.arange(len(data))), training.batch_size)
+    return figures | training_speed(step, batches, ctx.budget.train_steps, training.batch_size)
 
 
 def measure_clip(ctx: Context) -> dict[str, float]:
@@ -191,10 +195,11 @@ def measure_clip(ctx: Context) -> dict[str, float]:
     images = datasets.ShapesDataset(n, kind="one", seed=eval_sets.ZERO_SHOT_SEED).images.to(ctx.device)
     elapsed, _ = seconds(torch.no_grad()(lambda: model.encode_image(images)))
     figures["encode_images_per_s"] = n / elapsed
-    data = datasets.ShapesDataset(TRAIN_BATCHES * clip.BATCH_SIZE, kind="mixed", seed=1)
-    step = clip.make_step(model.train(), TrainBudget(ctx.budget.train_steps))
-    return figures | training_speed(step, datasets.loader(data, clip.BATCH_SIZE), ctx.budget.train_steps,
-                                    clip.BATCH_SIZE)
+    training = ctx.training("clip")
+    data = datasets.ShapesDataset(training.n_train, kind="mixed", seed=1)
+    step = clip.make_step(model.train(), training)
+    return figures | training_speed(step, datasets.loader(data, training.batch_size), ctx.budget.train_steps,
+                                    training.batch_size)
 
 
 def measure_pipeline(ctx: Context) -> dict[str, float]:

@@ -8,12 +8,13 @@ and ``vqvae.evaluate`` measures both (oracle agreement, codebook usage and perpl
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
 from course_lib import datasets, vqvae
-from course_lib.train import Budget as TrainBudget
-from course_lib.train import fit
+from course_lib.train import fit, seeded
 from course_lib.vq import VQOutput
 
 from .timing import Budget, seconds
@@ -46,18 +47,17 @@ class PeerQuantizer(nn.Module):
 
 
 def build(config: vqvae.VQVAEConfig, peer: bool) -> vqvae.VQVAE:
-    """The VQ-VAE of ``config``; with ``peer`` its quantiser swapped for ``PeerQuantizer`` (the encoder
-    and decoder weights are the same either way: they are drawn under the same seed)."""
-    torch.manual_seed(config.seed)
+    """The VQ-VAE of ``config``; with ``peer`` its quantiser swapped for ``PeerQuantizer``. Called
+    under the same seed, both get the same encoder and decoder weights."""
     model = vqvae.VQVAE(config)
     if peer:
         model.quantizer = PeerQuantizer(config.codebook_size, config.code_dim, beta=config.beta)
     return model
 
 
-def _layer_seconds(quantizer: nn.Module, config: vqvae.VQVAEConfig, device: torch.device) -> float:
+def _layer_seconds(quantizer: nn.Module, config: vqvae.VQVAEConfig, batch_size: int, device: torch.device) -> float:
     """Seconds per forward + backward pass of the quantiser alone on a batch of 8×8 encoder outputs."""
-    z = torch.randn(config.batch_size, config.code_dim, 8, 8, device=device, requires_grad=True)
+    z = torch.randn(batch_size, config.code_dim, 8, 8, device=device, requires_grad=True)
     quantizer.train()
 
     def passes():
@@ -71,18 +71,20 @@ def _layer_seconds(quantizer: nn.Module, config: vqvae.VQVAEConfig, device: torc
 
 def compare(budget: Budget, device: torch.device) -> dict[str, float]:
     """Train the VQ-VAE with each quantiser for ``budget.peer_steps`` steps and measure both."""
-    config = vqvae.VQVAEConfig.preset("workshop", steps=budget.peer_steps, seconds=None,
-                                      train_scenes=min(10_000, budget.peer_steps * 64))
-    images = vqvae.training_images(config)
+    config, training = vqvae.preset("workshop")
+    training = dataclasses.replace(training, steps=budget.peer_steps, seconds=None,
+                                   n_train=min(10_000, budget.peer_steps * 64))
+    images = vqvae.training_images(training)
     test = vqvae.test_images(budget.samples).to(device)
-    figures: dict[str, float] = {"steps": config.steps, "codebook_size": config.codebook_size}
+    figures: dict[str, float] = {"steps": training.steps, "codebook_size": config.codebook_size}
     for name, peer in (("ours", False), ("peer", True)):
-        model = build(config, peer).to(device)
-        step = vqvae.make_step(model, float(images.var()))
-        batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed)
-        history = fit(lambda batch: step(batch[0].to(device)), batches, TrainBudget(config.steps), progress=False)
+        with seeded(training.seed):  # the same weights, batches and restarts for both
+            model = build(config, peer).to(device)
+            step = vqvae.make_step(model, training, float(images.var()))
+            batches = datasets.loader(torch.utils.data.TensorDataset(images), training.batch_size, seed=training.seed)
+            history = fit(lambda batch: step(batch[0].to(device)), batches, training.budget, progress=False)
         scores = vqvae.evaluate(model.eval(), test)
         figures |= {f"{name}_{metric}": scores[metric] for metric in ("recon_agreement", "code_usage", "perplexity", "mse")}
         figures |= {f"{name}_train_steps_per_s": history.steps / history.seconds,
-                    f"{name}_layer_seconds_per_call": _layer_seconds(model.quantizer, config, device)}
+                    f"{name}_layer_seconds_per_call": _layer_seconds(model.quantizer, config, training.batch_size, device)}
     return figures

@@ -41,9 +41,9 @@ from torch import nn
 
 
 from . import captions as _captions, eval_sets
-from .datasets import one_object_data
+from .datasets import loader, one_object_data
 from .checkpoints import Checkpointed
-from .train import seeded
+from .train import Preset, Training, fit, seeded
 from .shapes import COLOR_NAMES, POSITIONS, SHAPES, SIZES
 
 # ---------------------------------------------------------------- configs and presets
@@ -51,62 +51,68 @@ from .shapes import COLOR_NAMES, POSITIONS, SHAPES, SIZES
 
 @dataclasses.dataclass
 class AEConfig:
-    """An autoencoder and how it is trained."""
+    """An autoencoder's sizes."""
 
     latent_dim: int = 8  # size of z; 2 lets the latent space be drawn as a map
     width: int = 16  # channels of the first conv layer; each further layer doubles them
     hidden: int = 128  # units of the fully connected layer between conv features and z
     resolution: int = 32  # picture size (32 or 64)
-    steps: int = 2400  # optimiser steps
-    seconds: float | None = None  # stop earlier after this many seconds of training
-    batch_size: int = 64
-    lr: float = 2e-3  # Adam learning rate
-    data_size: int = 6000  # one-object training scenes
-    middle_only: bool = False  # only scenes in the middle cell: 42 kinds of picture, a readable 2-D map
-    seed: int = 0  # weights, data and shuffling
 
 
 @dataclasses.dataclass
 class VAEConfig(AEConfig):
-    """A (conditional) VAE: an autoencoder config plus the weight of the KL term."""
+    """A (conditional) VAE: an autoencoder's sizes plus the weight of the KL term in its loss."""
 
     beta: float = 1.0  # loss = reconstruction + beta * KL; beta > 1 is the beta-VAE
-    kl_warmup: int = 0  # steps over which the KL weight rises from 0 to beta (Bowman et al. 2016)
 
 
-_BUDGETS = {  # mode -> (steps, seconds, data_size) of the 8-D models; "full" makes the shipped checkpoints
+@dataclasses.dataclass
+class AETraining(Training):
+    """How the autoencoders are trained: Adam on one-object scenes."""
+
+    steps: int = 2400
+    batch_size: int = 64
+    lr: float = 2e-3  # Adam learning rate
+    n_train: int = 6000  # one-object training scenes
+    middle_only: bool = False  # only scenes in the middle cell: 42 kinds of picture, a readable 2-D map
+    kl_warmup: int = 0  # a VAE's KL weight rises from 0 to beta over this many steps (Bowman et al. 2016)
+
+
+_BUDGETS = {  # mode -> (steps, seconds, n_train) of the 8-D models; "full" makes the shipped checkpoints
     "tiny": (2, None, 64),
     "smoke": (8, 5.0, 512),
     "workshop": (3000, 50.0, 6000),
     "full": (3000, None, 12000),
 }
-_STAGES = {  # name -> (model class name, share of the mode's budget, fields that differ from the defaults)
-    "ae2d": ("Autoencoder", 1.0, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
-    "vae2d": ("VAE", 1.0, {"latent_dim": 2, "middle_only": True, "data_size": 3000}),
-    "ae": ("Autoencoder", 2.0, {"latent_dim": 8}),
-    "cvae": ("ConditionalVAE", 1.0, {"latent_dim": 4}),
-    "vae": ("VAE", 3.0, {"latent_dim": 4}),
+_STAGES = {  # name -> (model class name, share of the mode's budget, latent_dim, the 2-D map's middle cell only)
+    "ae2d": ("Autoencoder", 1.0, 2, True),
+    "vae2d": ("VAE", 1.0, 2, True),
+    "ae": ("Autoencoder", 2.0, 8, False),
+    "cvae": ("ConditionalVAE", 1.0, 4, False),
+    "vae": ("VAE", 3.0, 4, False),
 }
 STAGE_NAMES = tuple(_STAGES)
 
 
-def preset(name: str, mode: str = "workshop") -> AEConfig:
-    """The config of stage ``name`` (ae, ae2d, vae, vae2d, cvae) in ``mode`` (tiny, smoke, workshop, full)."""
+def preset(name: str, mode: str = "workshop") -> Preset:
+    """Stage ``name``'s (ae, ae2d, vae, vae2d, cvae) preset in ``mode`` (tiny, smoke, workshop, full):
+    ``config, training = preset("vae", mode)``."""
     if name not in _STAGES:
         raise ValueError(f"unknown stage {name!r}; choose one of: {', '.join(STAGE_NAMES)}")
     if mode not in _BUDGETS:
         raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(_BUDGETS)}")
-    model_name, share, fields = _STAGES[name]
-    steps, seconds, data_size = _BUDGETS[mode]
+    model_name, share, latent_dim, middle_only = _STAGES[name]
+    steps, seconds, n_train = _BUDGETS[mode]
+    small = mode in ("tiny", "smoke")
     config_cls = AEConfig if model_name == "Autoencoder" else VAEConfig
-    small = {"width": 8, "hidden": 32, "batch_size": 32} if mode in ("tiny", "smoke") else {}
+    config = config_cls(latent_dim=latent_dim, **({"width": 8, "hidden": 32} if small else {}))
     steps = max(1, int(steps * share))
     # the 8-D VAEs learn to reconstruct first, then meet the prior; the 2-D map is shaped by the KL from the start
-    warmup = {"kl_warmup": steps // 2} if config_cls is VAEConfig and fields["latent_dim"] > 2 else {}
-    fields = {"data_size": data_size} | fields
-    if mode in ("tiny", "smoke"):
-        fields["data_size"] = data_size  # their data stays tiny for every stage
-    return config_cls(steps=steps, seconds=seconds and seconds * share, **small, **warmup, **fields)
+    warmup = steps // 2 if config_cls is VAEConfig and latent_dim > 2 else 0
+    if middle_only and not small:
+        n_train = 3000  # 42 kinds of picture need fewer examples
+    return Preset(config, AETraining(steps=steps, seconds=seconds and seconds * share, n_train=n_train,
+                                     middle_only=middle_only, kl_warmup=warmup, **({"batch_size": 32} if small else {})))
 
 
 # ---------------------------------------------------------------- the key ideas, one function each
@@ -218,9 +224,8 @@ class Autoencoder(Checkpointed, nn.Module):
     def __init__(self, config: AEConfig):
         super().__init__()
         self.config = config
-        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
-            self.encoder = Encoder(config, config.latent_dim)
-            self.decoder = Decoder(config, config.latent_dim)
+        self.encoder = Encoder(config, config.latent_dim)
+        self.decoder = Decoder(config, config.latent_dim)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> z (B, D)."""
@@ -249,9 +254,8 @@ class VAE(Checkpointed, nn.Module):
     def __init__(self, config: VAEConfig):
         super().__init__()
         self.config = config
-        with seeded(config.seed):
-            self.encoder = Encoder(config, 2 * config.latent_dim, self.condition_dim)  # -> (mu, logvar)
-            self.decoder = Decoder(config, config.latent_dim + self.condition_dim)
+        self.encoder = Encoder(config, 2 * config.latent_dim, self.condition_dim)  # -> (mu, logvar)
+        self.decoder = Decoder(config, config.latent_dim + self.condition_dim)
 
     def encode(self, images: torch.Tensor, condition: torch.Tensor | None = None):
         """(B, 3, H, W) -> mu, logvar, each (B, D)."""
@@ -305,18 +309,20 @@ class ConditionalVAE(VAE):
 MODELS = {cls.__name__: cls for cls in (Autoencoder, VAE, ConditionalVAE)}
 
 
-def build(name: str, mode: str = "workshop") -> nn.Module:
-    """A fresh model of stage ``name`` (ae, ae2d, vae, vae2d, cvae) with its ``mode`` preset."""
-    return MODELS[_STAGES[name][0]](preset(name, mode))
+def build(name: str, config: AEConfig) -> nn.Module:
+    """A fresh model of stage ``name`` (ae, ae2d, vae, vae2d, cvae) with ``config`` (from ``preset``)."""
+    return MODELS[_STAGES[name][0]](config)
 
 
 # ---------------------------------------------------------------- training and measuring
 
 
-def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
-    """The training step for ``train.fit``: a batch of (pictures, captions) -> one Adam step -> losses."""
+def make_step(model: nn.Module, training: AETraining) -> Callable:
+    """The training step for ``train.fit``: a batch of (pictures, captions) -> one Adam step -> losses.
+    A VAE's KL weight warms up over ``training.kl_warmup`` steps; its eps is drawn seeded."""
     device = next(model.parameters()).device
-    noise = torch.Generator(device).manual_seed(model.config.seed)  # the VAE's eps: same seed, same run
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
+    noise = torch.Generator(device).manual_seed(training.seed)  # the VAE's eps: same seed, same run
     done = 0
 
     def step(batch) -> dict[str, float]:
@@ -325,7 +331,7 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
         images = images.to(device)
         if isinstance(model, VAE):
             condition = attributes(prompts).to(device) if isinstance(model, ConditionalVAE) else None
-            warmup = model.config.kl_warmup
+            warmup = training.kl_warmup
             beta = model.config.beta * min(1.0, done / warmup) if warmup else None
             losses = model.losses(images, condition, noise, beta)
         else:
@@ -339,21 +345,22 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Callable:
     return step
 
 
-def train(model: nn.Module, data=None, *, callback=None, every: int = 0, progress: bool = True):
-    """Train ``model`` on one-object ShapesWorld scenes for its config's budget; returns it (in eval mode)
-    and its History."""
-    from .datasets import loader
-    from .train import Budget, fit
+def training_data(training: AETraining, resolution: int = 32):
+    """One-object train-split scenes (middle cell only for the 2-D maps), at ``resolution`` pixels."""
+    return one_object_data(training.n_train, seed=training.seed, middle_only=training.middle_only,
+                           resolution=resolution)
 
-    config = model.config
-    data = data if data is not None else one_object_data(config.data_size, seed=config.seed,
-                                                         middle_only=config.middle_only,
-                                                         resolution=config.resolution)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+def train(model: nn.Module, training: AETraining, data=None, *, callback=None, every: int = 0,
+          progress: bool = True):
+    """Train ``model`` (fresh from ``build``) on one-object ShapesWorld scenes within ``training``'s
+    budget, seeded by ``training.seed``; returns it (in eval mode) and its History."""
+    data = data if data is not None else training_data(training, model.config.resolution)
     model.train()
-    history = fit(make_step(model, optimizer), loader(data, config.batch_size, seed=config.seed),
-                  Budget(config.steps, config.seconds), every=every, callback=callback,
-                  desc=type(model).__name__, progress=progress)
+    with seeded(training.seed):
+        history = fit(make_step(model, training), loader(data, training.batch_size, seed=training.seed),
+                      training.budget, every=every, callback=callback, desc=type(model).__name__,
+                      progress=progress)
     return model.eval(), history
 
 
@@ -382,14 +389,15 @@ def encode_mean(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out
 
 
-def evaluate(model: nn.Module, n: int = 500) -> dict[str, float]:
-    """The oracle's figures on ``n`` unseen one-object pictures of training combinations: the conditional
-    VAE's ``caption_acc_seen``; else ``recon_agreement``, the VAE's ``prior_validity``, and the validity of
-    decodes over the latent box (``box_validity``) or, in 2-D, the grid (``grid_validity``)."""
+def evaluate(model: nn.Module, n: int = 500, middle_only: bool = False) -> dict[str, float]:
+    """The oracle's figures on ``n`` unseen one-object pictures of training combinations (in the middle
+    cell only, for a model trained there): the conditional VAE's ``caption_acc_seen``; else
+    ``recon_agreement``, the VAE's ``prior_validity``, and the validity of decodes over the latent box
+    (``box_validity``) or, in 2-D, the grid (``grid_validity``)."""
     from . import oracle
 
     model.eval()
-    data = one_object_data(n, seed=eval_sets.AUTOENCODER_SEED + 1000, middle_only=model.config.middle_only,
+    data = one_object_data(n, seed=eval_sets.AUTOENCODER_SEED + 1000, middle_only=middle_only,
                            resolution=model.config.resolution)
     generator = torch.Generator().manual_seed(eval_sets.AUTOENCODER_SEED)
     if isinstance(model, ConditionalVAE):

@@ -34,7 +34,7 @@ from torch import nn
 
 from . import captions, eval_sets, text
 from .checkpoints import Checkpointed
-from .train import Budget, CosineSchedule, fit, seeded
+from .train import Budget, CosineSchedule, Preset, Training, fit, pick, seeded
 
 
 @dataclasses.dataclass
@@ -48,20 +48,45 @@ class TranslatorConfig:
     image_tokens: int = 64  # an 8×8 token grid
     text_vocab: int = 0  # T: set from the caption tokenizer when 0
     max_text_tokens: int = captions.MAX_WORDS + 2
+
+
+@dataclasses.dataclass
+class BartTraining(Training):
+    """How the translator is trained: a little caption denoising (BART's pre-training), then
+    translation with AdamW on a cosine schedule; ``steps`` / ``seconds`` are translation's budget."""
+
+    lr: float = 1e-3  # AdamW's peak rate; small transformers like this one train well this high
+    weight_decay: float = 0.01
+    batch_size: int = 64
+    n_train: int = 100_000  # mixed ShapesWorld scenes and the VQ-GAN codes of their pictures
+    denoise_steps: int = 500  # caption-denoising steps before translation
+    denoise_seconds: float | None = None
     uncond_prob: float = 0.1  # share of training captions replaced by "" (for guidance)
-    token_noise: float = 0.0  # share of the decoder's input codes replaced by random codes in training
-    seed: int = 0  # seeds the weights, the data and the training run
+    token_noise: float = 0.0  # share of the decoder's input codes replaced by random codes (``add_token_noise``)
+
+    @property
+    def denoise_budget(self) -> Budget:
+        return Budget(self.denoise_steps, self.denoise_seconds)
 
 
+_SMALL = TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64)
 PRESETS = {
-    "tiny": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64, codebook_size=16, image_tokens=4),  # tests
-    "smoke": TranslatorConfig(d_model=32, layers=1, heads=2, ffn_dim=64),  # CI: seconds, on the real tokenizer
-    "workshop": TranslatorConfig(d_model=96, layers=2, heads=4, ffn_dim=384),
-    # sized to train on a CPU; token noise makes the decoder follow the caption, not only its own past
-    # tokens: one sample per held-out prompt went from 20 % right to 71 % with it and dropout 0.1
-    # (benchmarks/results/pipeline_experiments.md)
-    "full": TranslatorConfig(d_model=128, layers=3, heads=4, ffn_dim=512, dropout=0.1, token_noise=0.2),
+    "tiny": Preset(dataclasses.replace(_SMALL, codebook_size=16, image_tokens=4),
+                   BartTraining(steps=2, n_train=64, denoise_steps=2)),  # tests
+    "smoke": Preset(_SMALL, BartTraining(steps=20, n_train=256, denoise_steps=10)),  # CI: seconds, on the real tokenizer
+    "workshop": Preset(TranslatorConfig(d_model=96, layers=2, heads=4, ffn_dim=384),
+                       BartTraining(steps=2000, seconds=150, n_train=20000, denoise_steps=100, denoise_seconds=20)),
+    # sized to train on a CPU (~50 min on 2 cores); token noise makes the decoder follow the caption,
+    # not only its own past tokens: one sample per held-out prompt went from 20 % right to 71 % with
+    # it and dropout 0.1 (benchmarks/results/pipeline_experiments.md)
+    "full": Preset(TranslatorConfig(d_model=128, layers=3, heads=4, ffn_dim=512, dropout=0.1),
+                   BartTraining(steps=10000, seconds=6000, denoise_steps=500, denoise_seconds=90, token_noise=0.2)),
 }
+
+
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
 
 
 class CaptionToImageBart(Checkpointed, nn.Module):
@@ -78,8 +103,7 @@ class CaptionToImageBart(Checkpointed, nn.Module):
         self.config = dataclasses.replace(config, text_vocab=t)
         self.image_offset = t  # id of image code 0
         self.image_bos = t + config.codebook_size  # the decoder's start token
-        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
-            self.bart = BartForConditionalGeneration(self._bart_config(config))
+        self.bart = BartForConditionalGeneration(self._bart_config(config))
         # transformers renamed the decoder's key/value cache from ``past_key_values`` to ``cache``
         # (argument and output; the old name is deprecated, to go in 5.40): use this version's name
         params = inspect.signature(BartForConditionalGeneration.forward).parameters
@@ -133,15 +157,16 @@ class CaptionToImageBart(Checkpointed, nn.Module):
         return torch.cat([start, codes[:, :-1] + self.image_offset], dim=1)
 
 
-def translation_loss(model: CaptionToImageBart, prompts: Sequence[str], codes: torch.Tensor) -> torch.Tensor:
+def translation_loss(model: CaptionToImageBart, prompts: Sequence[str], codes: torch.Tensor,
+                     token_noise: float = 0.0) -> torch.Tensor:
     """Cross-entropy of the next image token, caption given: codes (B, N) -> scalar.
 
-    In training, ``config.token_noise`` of the decoder's input codes are replaced by random ones
+    In training, ``token_noise`` of the decoder's input codes are replaced by random ones
     (``add_token_noise``); the targets stay clean."""
     text_ids, text_mask = model.encode_prompts(prompts)
     inputs = model.decoder_inputs(codes)  # (B, N)
-    if model.training and model.config.token_noise > 0:
-        inputs = add_token_noise(model, inputs, model.config.token_noise)
+    if model.training and token_noise > 0:
+        inputs = add_token_noise(model, inputs, token_noise)
     logits = model.image_logits(text_ids, text_mask, inputs)  # (B, N, K)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), codes.reshape(-1))
 
@@ -271,17 +296,6 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
 
 # ---------------------------------------------------------------- training and measuring
 
-BUDGETS = {  # (denoising, translation) budgets; translation is what the time goes to
-    "tiny": (Budget(2), Budget(2)),
-    "smoke": (Budget(10), Budget(20)),
-    "workshop": (Budget(100, 20), Budget(2000, 150)),
-    "full": (Budget(500, 90), Budget(10000, 6000)),  # ~50 min on a 2-core CPU
-}
-TRAIN_SCENES = {"tiny": 64, "smoke": 256, "workshop": 20000, "full": 100000}
-LEARNING_RATE = 1e-3  # AdamW's peak rate; small transformers like this one train well this high
-BATCH_SIZE = 64
-
-
 def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
     """The token grids of a data set's pictures, flattened: (N, 64) long."""
     device = next(image_tokenizer.parameters()).device
@@ -289,9 +303,9 @@ def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
                       for i in range(0, len(data), batch_size)])
 
 
-def optimizer(model: CaptionToImageBart) -> torch.optim.Optimizer:
-    """AdamW at ``LEARNING_RATE``, shared by denoising and translation (BART's pre-training then fine-tuning)."""
-    return torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+def optimizer(model: CaptionToImageBart, training: BartTraining) -> torch.optim.Optimizer:
+    """AdamW, shared by denoising and translation (BART's pre-training then fine-tuning)."""
+    return torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
 
 
 def make_denoising_step(model: CaptionToImageBart, optimizer: torch.optim.Optimizer, rng: random.Random):
@@ -305,18 +319,18 @@ def make_denoising_step(model: CaptionToImageBart, optimizer: torch.optim.Optimi
     return step
 
 
-def make_step(model: CaptionToImageBart, optimizer: torch.optim.Optimizer, captions_of: Sequence[str],
-              codes: torch.Tensor, budget: Budget, rng: random.Random):
+def make_step(model: CaptionToImageBart, training: BartTraining, optimizer: torch.optim.Optimizer,
+              captions_of: Sequence[str], codes: torch.Tensor, rng: random.Random):
     """``step(batch)`` for ``train.fit`` on batches of indices into ``captions_of`` and ``codes`` (N, 64):
-    one step of translation, with captions dropped for guidance (``config.uncond_prob``), token noise
-    (``translation_loss``), gradients clipped at norm 1 and the learning rate on a cosine schedule
-    over ``budget``."""
-    schedule = CosineSchedule(optimizer, budget)  # warm-up, then decay to 10% by the budget's end
+    one step of translation, with captions dropped for guidance (``training.uncond_prob``), token
+    noise (``translation_loss``), gradients clipped at norm 1 and the learning rate on a cosine
+    schedule over ``training``'s budget."""
+    schedule = CosineSchedule(optimizer, training.budget)  # warm-up, then decay to 10% by the budget's end
 
     def step(batch):
         (index,) = batch
-        prompts = drop_captions([captions_of[i] for i in index], model.config.uncond_prob, rng)
-        loss = translation_loss(model, prompts, codes[index].to(model.device))
+        prompts = drop_captions([captions_of[i] for i in index], training.uncond_prob, rng)
+        loss = translation_loss(model, prompts, codes[index].to(model.device), training.token_noise)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -326,26 +340,25 @@ def make_step(model: CaptionToImageBart, optimizer: torch.optim.Optimizer, capti
     return step
 
 
-def train(model: CaptionToImageBart, image_tokenizer, mode: str, *, callback=None, every: int = 0,
-          progress: bool = True):
-    """Pre-train on caption denoising, then train translation caption -> image tokens, within the
-    budget of ``mode``, seeded by ``model.config.seed``. Returns the model (in eval mode) and the
-    translation's loss history."""
+def train(model: CaptionToImageBart, training: BartTraining, image_tokenizer, *, callback=None,
+          every: int = 0, progress: bool = True):
+    """Pre-train ``model`` (fresh from ``build``) on caption denoising, then train translation
+    caption -> ``image_tokenizer``'s codes, within ``training``'s budgets, seeded by
+    ``training.seed``. Returns the model (in eval mode) and the translation's loss history."""
     from . import datasets
 
-    seed = model.config.seed
-    denoise_budget, translate_budget = BUDGETS[mode]
-    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=seed)
+    seed = training.seed
+    data = datasets.ShapesDataset(training.n_train, kind="mixed", seed=seed)
     codes = caption_codes(image_tokenizer, data)
     rng = random.Random(seed)
     indexed = torch.utils.data.TensorDataset(torch.arange(len(data)))
     with seeded(seed):  # dropout and token noise
-        adamw = optimizer(model)
+        adamw = optimizer(model, training)
         model.train()
-        fit(make_denoising_step(model, adamw, rng), datasets.loader(data, BATCH_SIZE, seed=seed), denoise_budget,
-            desc="BART denoising", progress=progress)
-        history = fit(make_step(model, adamw, data.captions, codes, translate_budget, rng),
-                      datasets.loader(indexed, BATCH_SIZE, seed=seed + 1), translate_budget,
+        fit(make_denoising_step(model, adamw, rng), datasets.loader(data, training.batch_size, seed=seed),
+            training.denoise_budget, desc="BART denoising", progress=progress)
+        history = fit(make_step(model, training, adamw, data.captions, codes, rng),
+                      datasets.loader(indexed, training.batch_size, seed=seed + 1), training.budget,
                       desc="BART translation", every=every, callback=callback, progress=progress)
     return model.eval(), history
 

@@ -47,16 +47,19 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save(model: torch.nn.Module, path: str | Path, config, **info) -> Path:
+def save(model: torch.nn.Module, path: str | Path, config, training=None, **info) -> Path:
     """Write ``model``'s weights and ``config`` (a dataclass) to ``path``.safetensors / .json.
 
-    ``info`` adds facts about training (steps, seconds, mode, metrics) to the JSON file.
+    ``training`` (the ``train.Training`` it was trained with) and ``info`` (steps, seconds, mode,
+    metrics) add how it was made to the JSON file; loading reads only the config.
     """
     weights, meta = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, str(weights))  # tied weights (e.g. BART's shared embeddings) are stored once
     record = {"model": type(model).__name__, "config": dataclasses.asdict(config),
               "sha256": _sha256(weights), "info": info}
+    if training is not None:
+        record["training"] = dataclasses.asdict(training)
     meta.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return weights
 
@@ -176,9 +179,10 @@ def shipped(name: str) -> Path:
     return DATA_DIR / f"{name}.safetensors"
 
 
-def load_or_train(name: str, model_cls: Callable[..., Model], config_cls,
-                  train: Callable[[], Model], *, directory: Path | None = None) -> Model:
-    """Load checkpoint ``name`` if it is there, else call ``train()`` and say so.
+def load_or_train(name: str, model_cls: type[Checkpointed], train: Callable[[], Model], *,
+                  directory: Path | None = None) -> Model:
+    """Load checkpoint ``name`` (shipped, or in ``directory``) as a ``model_cls`` if it is there, else
+    call ``train()`` and say so.
 
     A checkpoint that is present but broken raises ``CheckpointError`` rather than being silently
     replaced: nothing is overwritten without the learner knowing.
@@ -186,7 +190,7 @@ def load_or_train(name: str, model_cls: Callable[..., Model], config_cls,
     path = (Path(directory) / f"{name}.safetensors") if directory is not None else shipped(name)
     weights, meta = _paths(path)
     if weights.exists() or meta.exists():
-        model = load(path, model_cls, config_cls)
+        model = load(path, model_cls, model_cls.config_class)
         print(f"Loaded checkpoint {weights.name} ({read_config(path).get('info', {}).get('mode', '?')} mode).")
         return model
     print(f"No checkpoint {weights.name} in {weights.parent}: training the preset instead.")

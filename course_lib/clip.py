@@ -25,7 +25,7 @@ from torch import nn
 from . import captions, eval_sets, oracle, text
 from .checkpoints import Checkpointed
 from .shapes import COLOR_NAMES, SHAPES
-from .train import Budget, CosineSchedule, History, fit, seeded
+from .train import CosineSchedule, History, Preset, Training, fit, pick, seeded
 
 SCORE_SCALE = 100.0  # relevance score = 100 × cosine similarity, as on the slide
 MAX_LOGIT_SCALE = math.log(100)  # the learned temperature 1/τ is clipped at 100, as in CLIP (section 2.5)
@@ -43,19 +43,32 @@ class ClipConfig:
     text_layers: int = 3
     context_length: int = captions.MAX_WORDS + 2  # words plus <s> and </s>
     vocab_size: int = 0  # set from the caption tokenizer when 0
-    seed: int = 0  # seeds the weights, the data and the training run
 
 
+@dataclasses.dataclass
+class ClipTraining(Training):
+    """How CLIP is trained: AdamW on a cosine schedule, over large contrastive batches."""
+
+    lr: float = 5e-4  # AdamW's peak rate
+    weight_decay: float = 0.1
+    batch_size: int = 128  # pictures and captions per contrastive batch: 128² - 128 wrong pairs to push apart
+    n_train: int = 50_000  # mixed ShapesWorld scenes (one and two objects)
+
+
+_SMALL = ClipConfig(embed_dim=32, vision_width=32, vision_layers=1, text_width=32, text_heads=2, text_layers=1)
 PRESETS = {
-    "tiny": ClipConfig(embed_dim=32, vision_width=32, vision_layers=1, text_width=32, text_heads=2,
-                       text_layers=1),  # tests
-    "smoke": ClipConfig(embed_dim=32, vision_width=32, vision_layers=1, text_width=32, text_heads=2,
-                        text_layers=1),  # CI
-    "workshop": ClipConfig(embed_dim=64, vision_width=64, vision_layers=2, text_width=64, text_heads=2,
-                           text_layers=2),
-    "full": ClipConfig(embed_dim=64, vision_width=96, vision_layers=3, text_width=64, text_heads=2,
-                       text_layers=2),  # sized to train on a CPU
+    "tiny": Preset(_SMALL, ClipTraining(steps=2, n_train=256)),  # tests
+    "smoke": Preset(_SMALL, ClipTraining(steps=20, n_train=512)),  # CI
+    "workshop": Preset(ClipConfig(embed_dim=64, vision_width=64, vision_layers=2, text_width=64, text_heads=2,
+                                  text_layers=2), ClipTraining(steps=1500, seconds=150, n_train=20000)),
+    "full": Preset(ClipConfig(embed_dim=64, vision_width=96, vision_layers=3, text_width=64, text_heads=2,
+                              text_layers=2), ClipTraining(steps=8000, seconds=2700)),  # sized to train on a CPU
 }
+
+
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
 
 
 def tokenize(tokenizer, prompts: Sequence[str], context_length: int) -> torch.Tensor:
@@ -88,13 +101,12 @@ class ShapesCLIP(Checkpointed, nn.Module):
 
         tokenizer = text.load_tokenizer()
         self.config = dataclasses.replace(config, vocab_size=config.vocab_size or len(tokenizer))
-        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
-            self.clip = CLIP(
-                embed_dim=config.embed_dim,
-                vision_cfg=CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width, head_width=32,
-                                         patch_size=config.patch_size, image_size=config.image_size),
-                text_cfg=_text_cfg(self.config, tokenizer),
-            )
+        self.clip = CLIP(
+            embed_dim=config.embed_dim,
+            vision_cfg=CLIPVisionCfg(layers=config.vision_layers, width=config.vision_width, head_width=32,
+                                     patch_size=config.patch_size, image_size=config.image_size),
+            text_cfg=_text_cfg(self.config, tokenizer),
+        )
         self.tokenizer = tokenizer
 
     def tokenize(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -206,19 +218,14 @@ def zero_shot_accuracy(model: ShapesCLIP, data, attribute: str) -> float:
     return sum(g == getattr(s.objects[0], attribute) for g, s in zip(guesses, data.scenes)) / len(guesses)
 
 
-TRAIN_BUDGETS = {"tiny": Budget(2), "smoke": Budget(20), "workshop": Budget(1500, 150), "full": Budget(8000, 2700)}
-TRAIN_SCENES = {"tiny": 256, "smoke": 512, "workshop": 20000, "full": 50000}
-LEARNING_RATE = 5e-4  # AdamW's peak rate
-WEIGHT_DECAY = 0.1
-BATCH_SIZE = 128  # pictures and captions per contrastive batch: 128² - 128 wrong pairs to push apart
 GALLERY = 100  # pictures among which ``retrieval_r1`` looks for each caption's own
 
 
-def make_step(model: ShapesCLIP, budget: Budget):
+def make_step(model: ShapesCLIP, training: ClipTraining):
     """``step(batch)`` for ``train.fit``: ``train_step`` with AdamW, the learning rate on a cosine
-    schedule over ``budget``."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=WEIGHT_DECAY)
-    schedule = CosineSchedule(optimizer, budget)
+    schedule over ``training``'s budget."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
+    schedule = CosineSchedule(optimizer, training.budget)
 
     def step(batch):
         losses = train_step(model, optimizer, batch)
@@ -227,18 +234,16 @@ def make_step(model: ShapesCLIP, budget: Budget):
     return step
 
 
-def train(config: ClipConfig, mode: str, *, callback=None, every: int = 0,
+def train(model: ShapesCLIP, training: ClipTraining, *, callback=None, every: int = 0,
           progress: bool = True) -> tuple[ShapesCLIP, History]:
-    """Train a CLIP from scratch on mixed ShapesWorld captions within the budget of ``mode``, seeded
-    by ``config.seed``; returns it (in eval mode) and its history."""
-    from . import datasets, device
+    """Train ``model`` (fresh: ``ShapesCLIP(config)``) on mixed ShapesWorld captions within
+    ``training``'s budget, seeded by ``training.seed``; returns it (in eval mode) and its history."""
+    from . import datasets
 
-    budget = TRAIN_BUDGETS[mode]
-    data = datasets.ShapesDataset(TRAIN_SCENES[mode], kind="mixed", seed=config.seed)
-    with seeded(config.seed):
-        model = ShapesCLIP(config).to(device()).train()
-        history = fit(make_step(model, budget), datasets.loader(data, BATCH_SIZE, seed=config.seed), budget,
-                      desc="CLIP", every=every, callback=callback, progress=progress)
+    data = datasets.ShapesDataset(training.n_train, kind="mixed", seed=training.seed)
+    with seeded(training.seed):
+        history = fit(make_step(model.train(), training), datasets.loader(data, training.batch_size, seed=training.seed),
+                      training.budget, desc="CLIP", every=every, callback=callback, progress=progress)
     return model.eval(), history
 
 

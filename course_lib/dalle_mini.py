@@ -141,7 +141,7 @@ def load_shipped_pipeline(device: torch.device | str | None = None, *, directory
             return random_weights().eval().to(dev)
         return model_cls.from_checkpoint(paths[name]).to(dev)
 
-    tokenizer = part("vqgan", vqgan.VQGAN, lambda: vqgan.VQGAN(vqgan.VQGANConfig.preset("tiny")))
-    translator = part("bart", bart.CaptionToImageBart, lambda: bart.build(bart.PRESETS["smoke"], tokenizer))
-    ranker_model = part("clip", clip.ShapesCLIP, lambda: clip.ShapesCLIP(clip.PRESETS["tiny"]))
+    tokenizer = part("vqgan", vqgan.VQGAN, lambda: vqgan.VQGAN(vqgan.preset("tiny").config))
+    translator = part("bart", bart.CaptionToImageBart, lambda: bart.build(bart.preset("smoke").config, tokenizer))
+    ranker_model = part("clip", clip.ShapesCLIP, lambda: clip.ShapesCLIP(clip.preset("tiny").config))
     return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})

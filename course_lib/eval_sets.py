@@ -2,7 +2,7 @@
 
 A figure means something only if the next run measures the same prompts and pictures: the shipped
 checkpoints' JSON, ``python -m course_lib train`` and ``benchmarks.run`` all read their measurement
-sets from here. No seed below is one a preset trains on (training data uses ``config.seed``, 0 by
+sets from here. No seed below is one a preset trains on (training data uses ``training.seed``, 0 by
 default), so every set is unseen pictures of the split it names.
 
 Prompts come in two forms (issue #20): canonical captions that name everything ("a big red circle in

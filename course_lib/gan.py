@@ -57,48 +57,51 @@ from . import eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .shapes import all_one_object_scenes
-from .train import Budget, BudgetClock, History, fit, seeded
+from .train import Budget, BudgetClock, History, Preset, Training, fit, pick, seeded
 
 BASE_SIZE = 4  # G starts and D ends at 4×4 feature maps; three ×2 steps reach 32×32
 
 
 @dataclasses.dataclass
 class GANConfig:
-    """Sizes of the networks and how they are trained."""
+    """Sizes of the two networks and of the noise they play with."""
 
     z_dim: int = 64  # length of the noise vector z
     width: int = 16  # channels of D's first / G's last feature map; doubled at each ×2 step
+    pack: int = 1  # PacGAN: D judges this many pictures at once (1 = the plain DCGAN discriminator)
+    islands: int = 0  # > 0: z lies near one of this many fixed points of N(0, I) (``GAN.noise``); 0: all of N(0, I)
+    island_radius: float = 0.1  # std of z around its island's centre
+
+
+@dataclasses.dataclass
+class GANTraining(Training):
+    """How a GAN is trained: DCGAN's Adam, and the two tricks that keep the game going."""
+
     lr: float = 2e-4  # Adam learning rate of both networks (DCGAN's value)
     beta1: float = 0.5  # Adam's first-moment decay (DCGAN: 0.5 rather than 0.9 steadies the game)
     batch_size: int = 32  # pictures per step
     steps: int = 1500  # optimiser steps (one D step and one G step each)
-    seconds: float | None = None  # stop earlier when training has run this long
     n_train: int = 10_000  # one-object ShapesWorld scenes (train split) to learn from
-    pack: int = 1  # PacGAN: D judges this many pictures at once (1 = the plain DCGAN discriminator)
     instance_noise: float = 0.0  # starting std of the noise on D's inputs, fading to 0 (``InstanceNoise``)
-    islands: int = 0  # > 0: z lies near one of this many fixed points of N(0, I) (``GAN.noise``); 0: all of N(0, I)
-    island_radius: float = 0.1  # std of z around its island's centre
     restart_every: int = 0  # > 0 with islands: every this many rounds, move blank islands next to live ones
     restart_offset: float = 1.0  # std of a moved island's distance from the live island it joins
-    seed: int = 0  # seeds the weights, the data and the noise
 
 
+_TRICKS = dict(instance_noise=0.3)  # every preset's D sees fading noise
 PRESETS = {
-    "tiny": GANConfig(z_dim=8, width=4, batch_size=4, steps=2, n_train=16, pack=2, instance_noise=0.3),  # tests
-    "smoke": GANConfig(width=8, batch_size=16, steps=8, n_train=256, pack=2, instance_noise=0.3, islands=512,
-                       restart_every=4),  # CI
-    "workshop": GANConfig(width=16, batch_size=32, steps=4000, seconds=150, pack=2, instance_noise=0.3, islands=512,
-                          restart_every=500),  # laptop
-    "full": GANConfig(width=32, batch_size=64, steps=8000, seconds=2400, pack=2, instance_noise=0.3, islands=512,
-                      restart_every=500),  # shipped
+    "tiny": Preset(GANConfig(z_dim=8, width=4, pack=2), GANTraining(batch_size=4, steps=2, n_train=16, **_TRICKS)),  # tests
+    "smoke": Preset(GANConfig(width=8, pack=2, islands=512),
+                    GANTraining(batch_size=16, steps=8, n_train=256, restart_every=4, **_TRICKS)),  # CI
+    "workshop": Preset(GANConfig(width=16, pack=2, islands=512),
+                       GANTraining(batch_size=32, steps=4000, seconds=150, restart_every=500, **_TRICKS)),  # laptop
+    "full": Preset(GANConfig(width=32, pack=2, islands=512),
+                   GANTraining(batch_size=64, steps=8000, seconds=2400, restart_every=500, **_TRICKS)),  # shipped
 }
 
 
-def preset(mode: str) -> GANConfig:
-    """A copy of the named preset (tiny / smoke / workshop / full)."""
-    if mode not in PRESETS:
-        raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(PRESETS)}")
-    return dataclasses.replace(PRESETS[mode])
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
 
 
 class Generator(nn.Module):
@@ -191,12 +194,11 @@ class GAN(Checkpointed, nn.Module):
     def __init__(self, config: GANConfig):
         super().__init__()
         self.config = config
-        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
-            self.generator = Generator(config.z_dim, config.width)
-            self.discriminator = Discriminator(config.width, pack=config.pack)
-            init_weights(self)
-            if config.islands:
-                self.register_buffer("island_centres", torch.randn(config.islands, config.z_dim))
+        self.generator = Generator(config.z_dim, config.width)
+        self.discriminator = Discriminator(config.width, pack=config.pack)
+        init_weights(self)
+        if config.islands:
+            self.register_buffer("island_centres", torch.randn(config.islands, config.z_dim))
 
     def noise(self, n: int, seed: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """z: (n, z_dim) on the CPU, repeatable with ``seed`` (or drawn from ``generator``).
@@ -249,24 +251,24 @@ def blank_islands(model: GAN, below: float = 0.3) -> torch.Tensor:
 
 
 class IslandRestarts:
-    """Moves blank islands next to live ones, every ``config.restart_every`` rounds until ``until`` of
+    """Moves blank islands next to live ones, every ``training.restart_every`` rounds until ``until`` of
     the budget is spent (steps or seconds, whichever runs out first). Call ``step()`` after each round.
 
     A blank island (``blank_islands``: judged by G's own picture, no oracle) gets a random live
-    island's centre plus ``config.restart_offset`` · N(0, I): near enough that G already draws
+    island's centre plus ``training.restart_offset`` · N(0, I): near enough that G already draws
     something there, far enough that it can learn a picture of its own. ``moved`` counts the restarts.
     The last quarter of training moves nothing, so G settles on the final islands; they travel with
     the checkpoint."""
 
-    def __init__(self, model: GAN, budget: Budget, until: float = 0.75):
-        self.model, self.until = model, until
-        self.clock = BudgetClock(budget)
-        self.generator = torch.Generator().manual_seed(model.config.seed + 1)  # apart from the training noise's
+    def __init__(self, model: GAN, training: GANTraining, until: float = 0.75):
+        self.model, self.training, self.until = model, training, until
+        self.clock = BudgetClock(training.budget)
+        self.generator = torch.Generator().manual_seed(training.seed + 1)  # apart from the training noise's
         self.moved = 0
 
     def step(self) -> None:
         self.clock.tick()
-        every = self.model.config.restart_every
+        every = self.training.restart_every
         if (self.model.config.islands and every and self.clock.done % every == 0
                 and self.clock.progress() < self.until):
             self.moved += self.restart()
@@ -281,7 +283,7 @@ class IslandRestarts:
         if n == 0 or len(live) == 0:
             return 0
         donors = live[torch.randint(len(live), (n,), generator=self.generator)]
-        jump = self.model.config.restart_offset * torch.randn(n, centres.shape[1], generator=self.generator)
+        jump = self.training.restart_offset * torch.randn(n, centres.shape[1], generator=self.generator)
         centres[blank] = centres[donors] + jump.to(centres.device)
         return n
 
@@ -297,12 +299,12 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
-def optimizers(model: nn.Module, config) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-    """Adam for G and for D, with DCGAN's settings."""
-    betas = (config.beta1, 0.999)
+def optimizers(model: nn.Module, training) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Adam for G and for D, with DCGAN's settings (``training.lr``, ``training.beta1``)."""
+    betas = (training.beta1, 0.999)
     g_params = [p for n, p in model.named_parameters() if not n.startswith("discriminator.")]
-    return (torch.optim.Adam(g_params, lr=config.lr, betas=betas),
-            torch.optim.Adam(model.discriminator.parameters(), lr=config.lr, betas=betas))
+    return (torch.optim.Adam(g_params, lr=training.lr, betas=betas),
+            torch.optim.Adam(model.discriminator.parameters(), lr=training.lr, betas=betas))
 
 
 def train_step(model: GAN, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
@@ -322,14 +324,13 @@ def train_step(model: GAN, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) ->
     return {"D": d_loss.item(), "G": g_loss.item()}
 
 
-def make_step(model: GAN, config: GANConfig) -> Callable[[tuple], dict[str, float]]:
+def make_step(model: GAN, training: GANTraining) -> Callable[[tuple], dict[str, float]]:
     """``step(batch)`` for ``train.fit``: draws seeded noise, plays one round of the game, lowers
     D's instance noise and restarts blank islands."""
-    opt_g, opt_d = optimizers(model, config)
-    noise = torch.Generator().manual_seed(config.seed)
-    budget = Budget(config.steps, config.seconds)
-    instance_noise = InstanceNoise(model.discriminator, config.instance_noise, budget)
-    restarts = IslandRestarts(model, budget)
+    opt_g, opt_d = optimizers(model, training)
+    noise = torch.Generator().manual_seed(training.seed)
+    instance_noise = InstanceNoise(model.discriminator, training.instance_noise, training.budget)
+    restarts = IslandRestarts(model, training)
 
     def step(batch):
         real = batch[0]
@@ -342,21 +343,19 @@ def make_step(model: GAN, config: GANConfig) -> Callable[[tuple], dict[str, floa
     return step
 
 
-def training_data(config: GANConfig) -> ShapesDataset:
+def training_data(training: Training) -> ShapesDataset:
     """One-object train-split scenes: every sample then has a known (shape, colour, cell) to count."""
-    return ShapesDataset(config.n_train, split="train", kind="one", seed=config.seed)
+    return ShapesDataset(training.n_train, split="train", kind="one", seed=training.seed)
 
 
-def train(config: GANConfig, *, data=None, callback=None, every: int = 0,
+def train(model: GAN, training: GANTraining, *, data=None, callback=None, every: int = 0,
           progress: bool = True) -> tuple[GAN, History]:
-    """Train a GAN from scratch within the config's budget, seeded by ``config.seed``; return it (in
-    eval mode) and its history."""
-    data = training_data(config) if data is None else data
-    with seeded(config.seed):  # the discriminator's instance noise draws from torch's generator
-        model = GAN(config).train()
-        history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
-                      Budget(config.steps, config.seconds), every=every, callback=callback,
-                      desc="GAN", progress=progress)
+    """Train ``model`` (fresh: ``GAN(config)``) within ``training``'s budget, seeded by
+    ``training.seed``; return it (in eval mode) and its history."""
+    data = training_data(training) if data is None else data
+    with seeded(training.seed):  # the instance noise on D's inputs draws from torch's generator
+        history = fit(make_step(model.train(), training), loader(data, training.batch_size, seed=training.seed),
+                      training.budget, every=every, callback=callback, desc="GAN", progress=progress)
     return model.eval(), history
 
 

@@ -6,16 +6,19 @@ found first:
 
 - presets by mode: ``tiny`` (unit tests, well under a second), ``smoke`` (CI's notebook runs,
   seconds), ``workshop`` (a laptop, minutes), ``full`` (the shipped checkpoint);
-- ``make_step(model, ...) -> step(batch) -> dict of losses``, public, for ``train.fit``: the lesson's
-  training step, which ``train`` and the benchmark's timing both run;
-- ``train(...) -> (model, history)``, seeded by the config's ``seed``, leaving the caller's random
-  state alone (``train.seeded``);
+- two configs per preset, ``config, training = module.preset(mode)`` (a ``train.Preset``): the model
+  config (its architecture: what its constructor builds, saved with the checkpoint) and the training
+  config (a ``train.Training``: budget, learning rate, batch, data, seed; recorded beside it);
+- ``make_step(model, training, ...) -> step(batch) -> dict of losses``, public, for ``train.fit``:
+  the lesson's training step, which ``train`` and the benchmark's timing both run;
+- ``train(model, training, ...) -> (model, history)``: trains a model built from the config, seeded
+  by ``training.seed``, leaving the caller's random state alone (``train.seeded``);
 - ``evaluate(model, ...) -> dict`` of the benchmark's metric names, on the fixed sets of
   ``eval_sets``.
 
 ``STAGES`` says for each stage which module and class it is, which other stages' checkpoints its
-training builds on (``needs``), what ``evaluate`` returns (``metrics``), and how to train its preset
-(``fit``). ``train_and_save`` is the shipping recipe (train, evaluate, print, save) that
+training builds on (``needs``), what ``evaluate`` returns (``metrics``), and how to build, train and
+measure its preset (``Stage.fit`` builds and trains one). ``train_and_save`` is the shipping recipe (train, evaluate, print, save) that
 ``python -m course_lib train STAGE`` runs; ``benchmarks/stages.py`` reads the same table.
 """
 from __future__ import annotations
@@ -29,69 +32,94 @@ from typing import Callable, Mapping
 from torch import nn
 
 from . import autoencoder, bart, checkpoints, clip, device, gan, text_gan, vqgan, vqvae
-from .train import History
+from .train import History, Preset, Training, seeded
 
 MODES = ("tiny", "smoke", "workshop", "full")
 
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One trainable stage: ``fit(mode, needs)`` trains its preset, where ``needs`` maps each name of
-    ``needs`` to the path of that stage's checkpoint; ``measure(model, needs)`` is ``evaluate``."""
+    """One trainable stage. ``preset(mode)`` is its (config, training) pair; ``build(config, needs)``
+    makes a fresh model, where ``needs`` maps each name of ``needs`` to the path of that stage's
+    checkpoint; ``train(model, training, needs)`` is its module's ``train``; ``measure(model,
+    training, needs)`` its module's ``evaluate``."""
 
     name: str
     module: ModuleType
     model: type[nn.Module]
     metrics: tuple[str, ...]
-    fit: Callable[[str, Mapping[str, Path]], tuple[nn.Module, History]]
-    measure: Callable[[nn.Module, Mapping[str, Path]], dict[str, float]]
+    preset: Callable[[str], Preset]
+    build: Callable[[object, Mapping[str, Path]], nn.Module]
+    train: Callable[[nn.Module, Training, Mapping[str, Path]], tuple[nn.Module, History]]
+    measure: Callable[[nn.Module, Training, Mapping[str, Path]], dict[str, float]]
     needs: tuple[str, ...] = ()
 
+    def fit(self, mode: str, needs: Mapping[str, Path]) -> tuple[nn.Module, Training, History]:
+        """Build and train the ``mode`` preset, the weights seeded by ``training.seed``:
+        (model in eval mode, its training config, its history)."""
+        config, training = self.preset(mode)
+        with seeded(training.seed):
+            model = self.build(config, needs)
+        model, history = self.train(model, training, needs)
+        return model, training, history
 
-def _text_gan(mode: str, needs: Mapping[str, Path]):
-    config = text_gan.with_text_sizes_of(text_gan.preset(mode), needs["clip"])
-    return text_gan.train(config, clip_checkpoint=needs["clip"])
+
+def _train(module: ModuleType) -> Callable:
+    """A module's ``train`` for a stage that needs nothing else."""
+    return lambda model, training, needs: module.train(model, training)
 
 
-def _vqgan(mode: str, needs: Mapping[str, Path]):
-    start = vqvae.VQVAE.from_checkpoint(needs["vqvae"])
-    return vqgan.train(vqgan.config_from(start.config, mode), start_from=start)
+def _text_gan_build(config, needs):
+    return text_gan.build(text_gan.with_text_sizes_of(config, needs["clip"]), needs["clip"])
 
 
-def _bart(mode: str, needs: Mapping[str, Path]):
-    tokenizer = vqgan.load_tokenizer(needs["vqgan"]).to(device())
-    return bart.train(bart.build(bart.PRESETS[mode], tokenizer), tokenizer, mode)
+def _bart_train(model, training, needs):
+    return bart.train(model, training, vqgan.load_tokenizer(needs["vqgan"]).to(model.device))
+
+
+def _bart_measure(model, training, needs):
+    return bart.evaluate(model, vqgan.load_tokenizer(needs["vqgan"]).to(model.device))
 
 
 def _autoencoder(name: str, model: type[nn.Module], metrics: tuple[str, ...]) -> Stage:
-    return Stage(name, autoencoder, model, metrics, lambda mode, needs: autoencoder.train(autoencoder.build(name, mode)),
-                 lambda model, needs: autoencoder.evaluate(model))
+    return Stage(name, autoencoder, model, metrics, lambda mode: autoencoder.preset(name, mode),
+                 lambda config, needs: autoencoder.build(name, config), _train(autoencoder),
+                 lambda model, training, needs: autoencoder.evaluate(model, middle_only=training.middle_only))
 
 
 _TOKENIZER_METRICS = ("recon_agreement", "code_usage", "perplexity", "sharpness", "sharpness_of_inputs", "mse")
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (
-    Stage("gan", gan, gan.GAN, ("validity", "coverage"),
-          lambda mode, needs: gan.train(gan.preset(mode)), lambda model, needs: gan.evaluate(model)),
-    Stage("text_gan", text_gan, text_gan.TextGAN, ("caption_acc_seen", "caption_acc_heldout"),
-          _text_gan, lambda model, needs: text_gan.evaluate(model), needs=("clip",)),
+    Stage("gan", gan, gan.GAN, ("validity", "coverage"), gan.preset, lambda config, needs: gan.GAN(config),
+          _train(gan), lambda model, training, needs: gan.evaluate(model)),
+    Stage("text_gan", text_gan, text_gan.TextGAN, ("caption_acc_seen", "caption_acc_heldout"), text_gan.preset,
+          _text_gan_build, _train(text_gan), lambda model, training, needs: text_gan.evaluate(model, kind=training.kind),
+          needs=("clip",)),
     _autoencoder("ae", autoencoder.Autoencoder, ("recon_agreement", "box_validity")),
     _autoencoder("ae2d", autoencoder.Autoencoder, ("recon_agreement", "grid_validity")),
     _autoencoder("vae", autoencoder.VAE, ("recon_agreement", "prior_validity", "box_validity")),
     _autoencoder("vae2d", autoencoder.VAE, ("recon_agreement", "prior_validity", "grid_validity")),
     _autoencoder("cvae", autoencoder.ConditionalVAE, ("caption_acc_seen",)),
-    Stage("vqvae", vqvae, vqvae.VQVAE, _TOKENIZER_METRICS,
-          lambda mode, needs: vqvae.train(vqvae.VQVAEConfig.preset(mode)),
-          lambda model, needs: vqvae.evaluate(model, vqvae.test_images())),
-    Stage("vqgan", vqgan, vqgan.VQGAN, _TOKENIZER_METRICS, _vqgan,
-          lambda model, needs: vqgan.evaluate(model, vqvae.test_images()), needs=("vqvae",)),
+    Stage("vqvae", vqvae, vqvae.VQVAE, _TOKENIZER_METRICS, vqvae.preset, lambda config, needs: vqvae.VQVAE(config),
+          _train(vqvae), lambda model, training, needs: vqvae.evaluate(model, vqvae.test_images())),
+    Stage("vqgan", vqgan, vqgan.VQGAN, _TOKENIZER_METRICS, vqgan.preset,
+          lambda config, needs: vqgan.build(config, start_from=vqvae.VQVAE.from_checkpoint(needs["vqvae"])),
+          _train(vqgan), lambda model, training, needs: vqgan.evaluate(model, vqvae.test_images()), needs=("vqvae",)),
     Stage("bart", bart, bart.CaptionToImageBart,
-          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), _bart,
-          lambda model, needs: bart.evaluate(model, vqgan.load_tokenizer(needs["vqgan"]).to(model.device)),
-          needs=("vqgan",)),
-    Stage("clip", clip, clip.ShapesCLIP, ("zeroshot_color", "zeroshot_shape", "retrieval_r1"),
-          lambda mode, needs: clip.train(clip.PRESETS[mode], mode), lambda model, needs: clip.evaluate(model)),
+          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), bart.preset,
+          lambda config, needs: bart.build(config, vqgan.load_tokenizer(needs["vqgan"]).to(device())),
+          _bart_train, _bart_measure, needs=("vqgan",)),
+    Stage("clip", clip, clip.ShapesCLIP, ("zeroshot_color", "zeroshot_shape", "retrieval_r1"), clip.preset,
+          lambda config, needs: clip.ShapesCLIP(config).to(device()), _train(clip),
+          lambda model, training, needs: clip.evaluate(model)),
 )}
+
+
+def preset(name: str, mode: str) -> Preset:
+    """Stage ``name``'s (config, training) in ``mode``; a clear error for an unknown stage or mode."""
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; choose one of: {', '.join(STAGES)}")
+    return STAGES[name].preset(mode)
 
 
 TRAINED_FIRST = ("vqvae",)  # a vqgan fine-tunes the vqvae of its own run, never a shipped one
@@ -115,11 +143,11 @@ def train_and_save(name: str, mode: str, out_dir: str | Path) -> Path:
     stage, out_dir = STAGES[name], Path(out_dir)
     needs = needed_checkpoints(stage, mode, out_dir)
     start = time.perf_counter()
-    model, history = stage.fit(mode, needs)
+    model, training, history = stage.fit(mode, needs)
     seconds = round(time.perf_counter() - start, 1)
-    figures = {k: round(v, 4) for k, v in stage.measure(model, needs).items()}
+    figures = {k: round(v, 4) for k, v in stage.measure(model, training, needs).items()}
     print(f"{name} ({mode}): {history.steps} steps in {seconds:.0f} s, {figures}")
     stride = max(1, history.steps // 100)
-    return checkpoints.save(model, out_dir / name, model.config, mode=mode, steps=history.steps, seconds=seconds,
+    return checkpoints.save(model, out_dir / name, model.config, training, mode=mode, steps=history.steps, seconds=seconds,
                             device=str(device()), losses={k: v[::stride] for k, v in history.losses.items()},
                             **figures)

@@ -44,48 +44,51 @@ from . import checkpoints, clip, eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .gan import Discriminator, Generator, InstanceNoise, generator_loss, init_weights
-from .train import Budget, History, fit, seeded
+from .train import History, Preset, Training, fit, pick, seeded
 
 
 @dataclasses.dataclass
 class TextGANConfig:
-    """Sizes of the text encoder and the networks, and how they are trained."""
+    """Sizes of the text encoder and of the two networks."""
 
     z_dim: int = 32  # length of the noise vector z
     # the text encoder: sizes of the shipped CLIP's text half, whose weights it starts from
-    phi_dim: int = clip.PRESETS["full"].embed_dim  # size of the text encoding φ(t)
-    text_width: int = clip.PRESETS["full"].text_width
-    text_heads: int = clip.PRESETS["full"].text_heads
-    text_layers: int = clip.PRESETS["full"].text_layers
+    phi_dim: int = clip.PRESETS["full"].config.embed_dim  # size of the text encoding φ(t)
+    text_width: int = clip.PRESETS["full"].config.text_width
+    text_heads: int = clip.PRESETS["full"].config.text_heads
+    text_layers: int = clip.PRESETS["full"].config.text_layers
     pretrained_text: bool = True  # φ(t) from a trained CLIP's text weights (``build``); False: random
     proj_dim: int = 32  # φ(t) is projected to this lower dimension in G and in D
     width: int = 16  # channels of D's first / G's last feature map; doubled at each ×2 step
+
+
+@dataclasses.dataclass
+class TextGANTraining(Training):
+    """How GAN-CLS is trained: DCGAN's Adam, on (picture, caption) pairs of one kind of scene."""
+
     lr: float = 2e-4  # Adam learning rate of both players
     beta1: float = 0.5  # Adam's first-moment decay (DCGAN's 0.5)
     batch_size: int = 32  # (image, caption) pairs per step
     steps: int = 1500  # optimiser steps (one D step and one G step each)
-    seconds: float | None = None  # stop earlier when training has run this long
     n_train: int = 10_000  # ShapesWorld (image, caption) pairs, train split
     kind: str = "one"  # scenes to learn: "one" object, "two" in a relation, or "mixed"
     instance_noise: float = 0.0  # starting std of the noise on D's pictures, fading to 0 (``gan.InstanceNoise``)
-    seed: int = 0  # seeds the weights, the data and the noise
 
 
 PRESETS = {
-    "tiny": TextGANConfig(z_dim=4, phi_dim=8, text_width=8, text_heads=2, text_layers=1, pretrained_text=False,
-                          proj_dim=4, width=4, batch_size=4, steps=2, n_train=16, instance_noise=0.3),  # unit tests
-    "smoke": TextGANConfig(width=8, batch_size=16, steps=8, n_train=256, instance_noise=0.3),  # seconds, for CI
-    "workshop": TextGANConfig(steps=4000, seconds=150, instance_noise=0.3),  # minutes on a laptop CPU
+    "tiny": Preset(TextGANConfig(z_dim=4, phi_dim=8, text_width=8, text_heads=2, text_layers=1, pretrained_text=False,
+                                 proj_dim=4, width=4),
+                   TextGANTraining(batch_size=4, steps=2, n_train=16, instance_noise=0.3)),  # unit tests
+    "smoke": Preset(TextGANConfig(width=8), TextGANTraining(batch_size=16, steps=8, n_train=256, instance_noise=0.3)),  # CI
+    "workshop": Preset(TextGANConfig(), TextGANTraining(steps=4000, seconds=150, instance_noise=0.3)),  # a laptop CPU
     # shipped: 16,000 steps took 50 min on 2 CPU threads (seen captions 86 %; 42 % when stopped at 8,000)
-    "full": TextGANConfig(width=32, batch_size=64, steps=16000, seconds=5400, instance_noise=0.3),
+    "full": Preset(TextGANConfig(width=32), TextGANTraining(batch_size=64, steps=16000, seconds=5400, instance_noise=0.3)),
 }
 
 
-def preset(mode: str) -> TextGANConfig:
-    """A copy of the named preset (tiny / smoke / workshop / full)."""
-    if mode not in PRESETS:
-        raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(PRESETS)}")
-    return dataclasses.replace(PRESETS[mode])
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
 
 
 def _projection(phi_dim: int, proj_dim: int) -> nn.Sequential:
@@ -100,15 +103,14 @@ class TextGAN(Checkpointed, nn.Module):
     def __init__(self, config: TextGANConfig):
         super().__init__()
         self.config = config
-        with seeded(config.seed):  # same seed, same weights; the caller's random state is left alone
-            self.g_project = _projection(config.phi_dim, config.proj_dim)
-            self.generator = Generator(config.z_dim + config.proj_dim, config.width)
-            self.d_project = _projection(config.phi_dim, config.proj_dim)
-            self.discriminator = Discriminator(config.width, cond_dim=config.proj_dim)
-            init_weights(self)
-            self.encoder = clip.CaptionEncoder(clip.ClipConfig(
-                embed_dim=config.phi_dim, text_width=config.text_width, text_heads=config.text_heads,
-                text_layers=config.text_layers)).requires_grad_(False)  # frozen: neither player trains it
+        self.g_project = _projection(config.phi_dim, config.proj_dim)
+        self.generator = Generator(config.z_dim + config.proj_dim, config.width)
+        self.d_project = _projection(config.phi_dim, config.proj_dim)
+        self.discriminator = Discriminator(config.width, cond_dim=config.proj_dim)
+        init_weights(self)
+        self.encoder = clip.CaptionEncoder(clip.ClipConfig(
+            embed_dim=config.phi_dim, text_width=config.text_width, text_heads=config.text_heads,
+            text_layers=config.text_layers)).requires_grad_(False)  # frozen: neither player trains it
 
     @torch.no_grad()
     def phi(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -177,14 +179,14 @@ def discriminator_loss(real_right: torch.Tensor, wrong_right: torch.Tensor,
             + (bce(wrong_right, torch.zeros_like(wrong_right)) + bce(fake_right, torch.zeros_like(fake_right))) / 2)
 
 
-def optimizers(model: TextGAN, config: TextGANConfig) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+def optimizers(model: TextGAN, training: TextGANTraining) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
     """Adam for G (generator and its projection) and for D (discriminator and its projection); the
     text encoder is frozen."""
-    betas = (config.beta1, 0.999)
+    betas = (training.beta1, 0.999)
     g_params = [*model.generator.parameters(), *model.g_project.parameters()]
     d_params = [*model.discriminator.parameters(), *model.d_project.parameters()]
-    return (torch.optim.Adam(g_params, lr=config.lr, betas=betas),
-            torch.optim.Adam(d_params, lr=config.lr, betas=betas))
+    return (torch.optim.Adam(g_params, lr=training.lr, betas=betas),
+            torch.optim.Adam(d_params, lr=training.lr, betas=betas))
 
 
 def train_step(model: TextGAN, opt_g, opt_d, real: torch.Tensor, prompts: Sequence[str],
@@ -206,16 +208,16 @@ def train_step(model: TextGAN, opt_g, opt_d, real: torch.Tensor, prompts: Sequen
     return {"D": d_loss.item(), "G": g_loss.item()}
 
 
-def make_step(model: TextGAN, config: TextGANConfig) -> Callable[[tuple], dict[str, float]]:
+def make_step(model: TextGAN, training: TextGANTraining) -> Callable[[tuple], dict[str, float]]:
     """``step(batch)`` for ``train.fit``: seeded noise, one round of the matching-aware game, and a
     little less instance noise on D's pictures (as in ``gan.make_step``)."""
-    opt_g, opt_d = optimizers(model, config)
-    noise = torch.Generator().manual_seed(config.seed)
-    instance_noise = InstanceNoise(model.discriminator, config.instance_noise, Budget(config.steps, config.seconds))
+    opt_g, opt_d = optimizers(model, training)
+    noise = torch.Generator().manual_seed(training.seed)
+    instance_noise = InstanceNoise(model.discriminator, training.instance_noise, training.budget)
 
     def step(batch):
         real, prompts = batch
-        z = torch.randn(len(real), config.z_dim, generator=noise).to(real.device)
+        z = torch.randn(len(real), model.config.z_dim, generator=noise).to(real.device)
         losses = train_step(model, opt_g, opt_d, real, prompts, z)
         instance_noise.step()
         return losses
@@ -223,31 +225,30 @@ def make_step(model: TextGAN, config: TextGANConfig) -> Callable[[tuple], dict[s
     return step
 
 
-def training_data(config: TextGANConfig) -> ShapesDataset:
+def training_data(training: TextGANTraining) -> ShapesDataset:
     """(image, varied caption) pairs of the train split: held-out combinations never appear."""
-    return ShapesDataset(config.n_train, split="train", kind=config.kind, seed=config.seed)
+    return ShapesDataset(training.n_train, split="train", kind=training.kind, seed=training.seed)
 
 
-def train(config: TextGANConfig, *, data=None, callback=None, every: int = 0, progress: bool = True,
-          clip_checkpoint: str | Path | None = None) -> tuple[TextGAN, History]:
-    """Train GAN-CLS from scratch within the config's budget; return it (in eval mode) and its history.
-    φ(t) comes from ``clip_checkpoint`` (default: the shipped CLIP), as ``build`` says."""
-    data = training_data(config) if data is None else data
-    with seeded(config.seed):  # the discriminator's instance noise draws from torch's generator
-        model = build(config, clip_checkpoint).train()
-        history = fit(make_step(model, config), loader(data, config.batch_size, seed=config.seed),
-                      Budget(config.steps, config.seconds), every=every, callback=callback,
-                      desc="GAN-CLS", progress=progress)
+def train(model: TextGAN, training: TextGANTraining, *, data=None, callback=None, every: int = 0,
+          progress: bool = True) -> tuple[TextGAN, History]:
+    """Train ``model`` (fresh from ``build``, its φ(t) from a trained CLIP) within ``training``'s
+    budget, seeded by ``training.seed``; return it (in eval mode) and its history."""
+    data = training_data(training) if data is None else data
+    with seeded(training.seed):  # the instance noise on D's pictures draws from torch's generator
+        history = fit(make_step(model.train(), training), loader(data, training.batch_size, seed=training.seed),
+                      training.budget, every=every, callback=callback, desc="GAN-CLS", progress=progress)
     return model.eval(), history
 
 
 # ---------------------------------------------------------------- measuring
 
-def evaluate(model: TextGAN, n: int = 1000) -> dict[str, float]:
-    """Oracle caption accuracy of one sample per prompt, on ``n`` seen and ``n`` held-out combinations:
-    ``caption_acc_seen``, ``caption_acc_heldout`` (prompts and noise seeded by ``eval_sets.TEXT_GAN_SEED``)."""
+def evaluate(model: TextGAN, n: int = 1000, kind: str = "one") -> dict[str, float]:
+    """Oracle caption accuracy of one sample per prompt, on ``n`` seen and ``n`` held-out combinations
+    of ``kind`` (the kind of scene it was trained on): ``caption_acc_seen``, ``caption_acc_heldout``
+    (prompts and noise seeded by ``eval_sets.TEXT_GAN_SEED``)."""
     figures = {}
     for split, tag in eval_sets.SPLIT_TAGS.items():
-        ps = eval_sets.prompts(n, split, model.config.kind, seed=eval_sets.TEXT_GAN_SEED)
+        ps = eval_sets.prompts(n, split, kind, seed=eval_sets.TEXT_GAN_SEED)
         figures[f"caption_acc_{tag}"] = oracle.caption_accuracy(model.sample(ps, seed=eval_sets.TEXT_GAN_SEED).cpu(), ps)
     return figures

@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from typing import Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import torch
 from tqdm.auto import tqdm
@@ -27,6 +27,43 @@ class Budget:
     def __post_init__(self):
         if self.steps < 1:
             raise ValueError(f"a budget needs at least one step, got {self.steps}")
+
+
+@dataclasses.dataclass
+class Training:
+    """How a stage is trained, apart from what the model is: its budget, optimiser, data and seed.
+
+    A stage's model config holds what its constructor builds (the architecture), and travels with
+    the checkpoint; this holds what only the training loop reads. Stages that need more (a GAN's
+    instance noise, BART's denoising budget) subclass it. ``seed`` seeds everything a run draws: the
+    initial weights, the training data, the batches' order and the noise.
+    """
+
+    steps: int = 1000  # optimiser steps
+    seconds: float | None = None  # stop earlier when training has run this long
+    lr: float = 1e-3  # the optimiser's (peak) learning rate
+    batch_size: int = 64
+    n_train: int = 10_000  # ShapesWorld training scenes
+    seed: int = 0
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.steps, self.seconds)
+
+
+class Preset(NamedTuple):
+    """One mode of a stage: ``config, training = gan.preset("workshop")``."""
+
+    config: Any  # the model's config dataclass: its architecture, saved with the checkpoint
+    training: Training
+
+
+def pick(presets: Mapping[str, Preset], mode: str) -> Preset:
+    """A copy of ``presets[mode]`` (changing it leaves the table alone); a clear error for an unknown mode."""
+    if mode not in presets:
+        raise ValueError(f"unknown mode {mode!r}; choose one of: {', '.join(presets)}")
+    config, training = presets[mode]
+    return Preset(dataclasses.replace(config), dataclasses.replace(training))
 
 
 class BudgetClock:
@@ -148,7 +185,7 @@ def fit(step: Callable[[object], Mapping[str, float]], batches: Iterable, budget
 def seeded(seed: int):
     """torch's generators seeded with ``seed`` inside the block and restored after it.
 
-    A model built (or trained) inside ``with seeded(config.seed):`` gets the same weights (and the
+    A model built (or trained) inside ``with seeded(training.seed):`` gets the same weights (and the
     same dropout, the same re-seeded codes) every time, and the caller's own random state is left as
     it was: building a model in a notebook cell does not change what the next cell draws.
     """

@@ -28,31 +28,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import datasets
-from .train import Budget, History, fit, seeded
+from .train import History, Preset, Training, pick
 from .vq import perplexity, usage
-from .vqvae import VQVAE, VQVAEConfig, evaluate, reconstruction_loss, training_images  # noqa: F401 (evaluate: a VQ-GAN is measured as any tokenizer)
+from .vqvae import VQVAE, VQVAEConfig, evaluate, fit_tokenizer, reconstruction_loss  # noqa: F401 (evaluate: a VQ-GAN is measured as any tokenizer)
 
 
 @dataclasses.dataclass
 class VQGANConfig(VQVAEConfig):
     disc_channels: int = 32          # width of the discriminator's first layer
+
+
+@dataclasses.dataclass
+class VQGANTraining(Training):
+    """A VQ-GAN's training: the tokenizer's Adam, the discriminator's, and the losses' weights."""
+
+    lr: float = 5e-4                 # the tokenizer's Adam learning rate (a fine-tune of a VQ-VAE)
+    batch_size: int = 64
+    steps: int = 2000
+    seconds: float | None = 540.0
+    n_train: int = 20000             # mixed ShapesWorld pictures (one and two objects)
+    disc_lr: float = 2e-4            # discriminator's Adam learning rate
     disc_weight: float = 0.1         # scale on the adaptive adversarial weight
     perceptual_weight: float = 1.0   # weight of the Laplacian-pyramid loss
-    disc_lr: float = 2e-4            # discriminator's Adam learning rate
 
-    @classmethod
-    def preset(cls, mode: str, **changes) -> "VQGANConfig":
-        """tiny: unit tests; smoke: seconds; workshop: a short fine-tune of the shipped VQ-VAE; full: the
-        shipped tokenizer."""
-        presets = {"tiny": dict(channels=8, code_dim=8, codebook_size=16, disc_channels=4, steps=2, batch_size=8,
-                                train_scenes=32),
-                   "smoke": dict(channels=16, disc_channels=8, steps=10, batch_size=16, train_scenes=256),
-                   "workshop": dict(steps=300, seconds=90.0, train_scenes=10000, lr=5e-4),
-                   "full": dict(steps=2000, seconds=540.0, lr=5e-4)}
-        if mode not in presets:
-            raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(presets)}")
-        return cls(**{**presets[mode], **changes})
+
+PRESETS = {
+    "tiny": Preset(VQGANConfig(channels=8, code_dim=8, codebook_size=16, disc_channels=4),
+                   VQGANTraining(steps=2, seconds=None, batch_size=8, n_train=32, lr=2e-3)),  # unit tests
+    "smoke": Preset(VQGANConfig(channels=16, disc_channels=8),
+                    VQGANTraining(steps=10, batch_size=16, n_train=256, lr=2e-3)),  # seconds
+    "workshop": Preset(VQGANConfig(), VQGANTraining(steps=300, seconds=90.0, n_train=10000)),  # a short fine-tune
+    "full": Preset(VQGANConfig(), VQGANTraining()),  # the shipped tokenizer
+}
+
+
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
 
 
 class PatchDiscriminator(nn.Module):
@@ -113,21 +125,20 @@ def hinge_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.
     return 0.5 * (F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean())
 
 
-def make_step(model: VQGAN, variance: float) -> Callable[[torch.Tensor], dict]:
+def make_step(model: VQGAN, training: VQGANTraining, variance: float) -> Callable[[torch.Tensor], dict]:
     """One step for the tokenizer (reconstruction + perceptual + adaptive adversarial + VQ losses),
     then one for the discriminator (hinge loss on real vs reconstructed pictures)."""
-    cfg = model.config
     tokenizer = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("discriminator")]
-    opt_g = torch.optim.Adam(tokenizer, lr=cfg.lr, betas=(0.5, 0.9))
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.disc_lr, betas=(0.5, 0.9))
+    opt_g = torch.optim.Adam(tokenizer, lr=training.lr, betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=training.disc_lr, betas=(0.5, 0.9))
 
     def step(images: torch.Tensor) -> dict:
         model.train()
         reconstruction, vq = model(images)
         rec = (reconstruction_loss(reconstruction, images, variance)
-               + cfg.perceptual_weight * perceptual_loss(reconstruction, images))
+               + training.perceptual_weight * perceptual_loss(reconstruction, images))
         gan = -model.discriminator(reconstruction).mean()
-        weight = cfg.disc_weight * adaptive_weight(rec, gan, model.last_layer())
+        weight = training.disc_weight * adaptive_weight(rec, gan, model.last_layer())
         opt_g.zero_grad()
         (rec + weight * gan + vq.loss).backward()
         opt_g.step()
@@ -136,33 +147,31 @@ def make_step(model: VQGAN, variance: float) -> Callable[[torch.Tensor], dict]:
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
-        k = cfg.codebook_size
+        k = model.config.codebook_size
         return {"reconstruction": rec.item(), "adversarial": gan.item(), "disc": d_loss.item(),
                 "adaptive_weight": weight.item(), "usage": usage(vq.ids, k), "perplexity": perplexity(vq.ids, k)}
 
     return step
 
 
-def train(config: VQGANConfig, *, start_from: VQVAE | None = None, callback=None, every: int = 0,
+def build(config: VQGANConfig, start_from: VQVAE | None = None) -> VQGAN:
+    """A VQ-GAN to train: ``start_from``'s tokenizer (a trained VQ-VAE, whose channels, code_dim,
+    codebook and quantiser settings replace ``config``'s) with ``config``'s fresh discriminator, or
+    all fresh."""
+    if start_from is not None:
+        same = {field.name: getattr(start_from.config, field.name) for field in dataclasses.fields(VQVAEConfig)}
+        config = dataclasses.replace(config, **same)
+    model = VQGAN(config)
+    if start_from is not None:
+        model.load_state_dict(start_from.state_dict(), strict=False)  # all but the discriminator
+    return model
+
+
+def train(model: VQGAN, training: VQGANTraining, *, callback=None, every: int = 0,
           progress: bool = True) -> tuple[VQGAN, History]:
-    """Train a VQ-GAN with ``course_lib.train.fit``, from ``start_from``'s tokenizer if given (its
-    config must match in channels, code_dim and codebook_size), else from scratch."""
-    images = training_images(config)
-    batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed + 1)
-    with seeded(config.seed):
-        model = VQGAN(config)
-        if start_from is not None:
-            model.load_state_dict(start_from.state_dict(), strict=False)  # all but the discriminator
-        step = make_step(model, float(images.var()))
-        history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
-                      every=every, callback=callback, desc="VQ-GAN", progress=progress)
-    return model.eval(), history
-
-
-def config_from(base: VQVAEConfig, mode: str) -> VQGANConfig:
-    """The ``mode`` preset of a VQ-GAN that fine-tunes ``base``'s tokenizer (same architecture)."""
-    same = ("channels", "code_dim", "codebook_size", "beta", "ema", "restart")
-    return VQGANConfig.preset(mode, **{name: getattr(base, name) for name in same})
+    """Train ``model`` (from ``build``) within ``training``'s budget, with this module's ``make_step``
+    in the tokenizers' loop (``vqvae.fit_tokenizer``); returns it (in eval mode) and its history."""
+    return fit_tokenizer(model, training, make_step, callback=callback, every=every, progress=progress)
 
 
 def load_tokenizer(path: str | Path | None = None) -> VQGAN:

@@ -27,7 +27,7 @@ from torch import nn
 
 from . import datasets, eval_sets, metrics, oracle
 from .checkpoints import Checkpointed
-from .train import Budget, History, fit, seeded
+from .train import History, Preset, Training, fit, pick, seeded
 from .vq import VectorQuantizer, VQOutput, perplexity, usage
 
 
@@ -39,23 +39,25 @@ class VQVAEConfig:
     beta: float = 0.25            # weight of the commitment loss
     ema: bool = True              # learn the codes by moving averages (else by the codebook loss)
     restart: bool = True          # re-seed dead codes from the batch
-    lr: float = 2e-3              # Adam learning rate
-    batch_size: int = 64          # pictures per step
-    steps: int = 2000             # training steps
-    seconds: float | None = 540.0  # wall-clock limit on training (None: no limit)
-    train_scenes: int = 20000     # ShapesWorld training pictures (mixed: one and two objects)
-    seed: int = 0                 # seeds the weights and the data
 
-    @classmethod
-    def preset(cls, mode: str, **changes) -> "VQVAEConfig":
-        """tiny: unit tests; smoke: seconds, for CI; workshop: a few minutes on a laptop CPU; full: shipped."""
-        presets = {"tiny": dict(channels=8, code_dim=8, codebook_size=16, steps=2, batch_size=8, train_scenes=32),
-                   "smoke": dict(channels=16, steps=20, batch_size=32, train_scenes=512),
-                   "workshop": dict(steps=500, seconds=160.0, train_scenes=10000),
-                   "full": dict()}
-        if mode not in presets:
-            raise ValueError(f"unknown preset {mode!r}; choose one of: {', '.join(presets)}")
-        return cls(**{**presets[mode], **changes})
+
+def _training(**changes) -> Training:
+    """A VQ-VAE's training: Adam at 2e-3 on batches of 64 mixed pictures (one and two objects)."""
+    return Training(**{"lr": 2e-3, "batch_size": 64, "steps": 2000, "seconds": 540.0, "n_train": 20000, **changes})
+
+
+PRESETS = {
+    "tiny": Preset(VQVAEConfig(channels=8, code_dim=8, codebook_size=16),
+                   _training(steps=2, seconds=None, batch_size=8, n_train=32)),  # unit tests
+    "smoke": Preset(VQVAEConfig(channels=16), _training(steps=20, batch_size=32, n_train=512)),  # seconds, for CI
+    "workshop": Preset(VQVAEConfig(), _training(steps=500, seconds=160.0, n_train=10000)),  # minutes on a laptop
+    "full": Preset(VQVAEConfig(), _training()),  # shipped
+}
+
+
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
 
 
 class ResBlock(nn.Module):
@@ -124,9 +126,9 @@ def reconstruction_loss(reconstruction: torch.Tensor, images: torch.Tensor, vari
     return F.mse_loss(reconstruction, images) / variance
 
 
-def make_step(model: VQVAE, variance: float) -> Callable[[torch.Tensor], dict]:
+def make_step(model: VQVAE, training: Training, variance: float) -> Callable[[torch.Tensor], dict]:
     """One Adam step on a batch of pictures; returns the losses and the batch's codebook figures."""
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=model.config.lr)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=training.lr)
 
     def step(images: torch.Tensor) -> dict:
         model.train()
@@ -142,22 +144,29 @@ def make_step(model: VQVAE, variance: float) -> Callable[[torch.Tensor], dict]:
     return step
 
 
-def training_images(config: VQVAEConfig) -> torch.Tensor:
+def training_images(training: Training) -> torch.Tensor:
     """The ShapesWorld pictures a preset trains on: mixed scenes (one and two objects)."""
-    return datasets.ShapesDataset(config.train_scenes, kind="mixed", seed=config.seed).images
+    return datasets.ShapesDataset(training.n_train, kind="mixed", seed=training.seed).images
 
 
-def train(config: VQVAEConfig, *, callback=None, every: int = 0,
+def train(model: VQVAE, training: Training, *, callback=None, every: int = 0,
           progress: bool = True) -> tuple[VQVAE, History]:
-    """Train a VQ-VAE from scratch with ``course_lib.train.fit``; returns the model and its history.
-    The run is seeded by ``config.seed`` (weights, and the batch entries dead codes restart from)."""
-    images = training_images(config)
-    batches = datasets.loader(torch.utils.data.TensorDataset(images), config.batch_size, seed=config.seed)
-    with seeded(config.seed):
-        model = VQVAE(config)
-        step = make_step(model, float(images.var()))
-        history = fit(lambda batch: step(batch[0]), batches, Budget(config.steps, config.seconds),
-                      every=every, callback=callback, desc="VQ-VAE", progress=progress)
+    """Train ``model`` (fresh: ``VQVAE(config)``) within ``training``'s budget; returns it (in eval
+    mode) and its history."""
+    return fit_tokenizer(model, training, make_step, callback=callback, every=every, progress=progress)
+
+
+def fit_tokenizer(model: VQVAE, training: Training, make: Callable, *, callback=None, every: int = 0,
+                  progress: bool = True) -> tuple[VQVAE, History]:
+    """The tokenizers' loop, shared by the VQ-VAE and the VQ-GAN: ``make(model, training, variance)``
+    (their ``make_step``) on batches of ``training_images``, with ``course_lib.train.fit``. Seeded by
+    ``training.seed`` (the batches, and the batch entries dead codes restart from)."""
+    images = training_images(training)
+    batches = datasets.loader(torch.utils.data.TensorDataset(images), training.batch_size, seed=training.seed)
+    with seeded(training.seed):
+        step = make(model, training, float(images.var()))
+        history = fit(lambda batch: step(batch[0]), batches, training.budget, every=every, callback=callback,
+                      desc=type(model).__name__, progress=progress)
     return model.eval(), history
 
 

@@ -6,6 +6,7 @@ import torch
 from course_lib import autoencoder as ae
 from course_lib.captions import CaptionError
 from course_lib.datasets import ShapesDataset
+from course_lib.train import seeded
 
 TINY = {"width": 4, "hidden": 16, "latent_dim": 3}
 
@@ -16,9 +17,11 @@ def batch():
     return data.images, data.captions
 
 
-def tiny(cls, **fields):
+def tiny(cls, seed=0, **fields):
+    """A small model of ``cls``, its weights seeded by ``seed`` (constructors draw from torch's RNG)."""
     config_cls = ae.AEConfig if cls is ae.Autoencoder else ae.VAEConfig
-    return cls(config_cls(**(TINY | fields)))
+    with seeded(seed):
+        return cls(config_cls(**(TINY | fields)))
 
 
 @pytest.mark.parametrize("cls", [ae.Autoencoder, ae.VAE, ae.ConditionalVAE])
@@ -78,7 +81,7 @@ def test_beta_weights_the_kl_term(batch):
 @pytest.mark.parametrize("cls", [ae.Autoencoder, ae.VAE, ae.ConditionalVAE])
 def test_loss_decreases_on_a_fixed_batch(cls, batch):
     model = tiny(cls, width=8, hidden=32)
-    step = ae.make_step(model, torch.optim.Adam(model.parameters(), lr=3e-3))
+    step = ae.make_step(model, ae.AETraining(lr=3e-3))
     torch.manual_seed(0)
     first = step(batch)["loss"]
     for _ in range(25):
@@ -87,22 +90,28 @@ def test_loss_decreases_on_a_fixed_batch(cls, batch):
 
 
 def test_same_seed_same_model_and_training(batch):
-    def run():  # the weights and the reparameterisation noise both come from the config's seed
-        model = tiny(ae.VAE)
-        step = ae.make_step(model, torch.optim.Adam(model.parameters(), lr=1e-3))
+    def run(seed=0):  # the weights (built under ``seeded``) and the reparameterisation noise both come from the seed
+        training = ae.AETraining(lr=1e-3, seed=seed)
+        model = tiny(ae.VAE, seed=training.seed)
+        step = ae.make_step(model, training)
         return [step(batch)["loss"] for _ in range(3)], model
 
     (losses_a, a), (losses_b, b) = run(), run()
     assert losses_a == losses_b
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert not torch.equal(a.encoder.head[0].weight, tiny(ae.VAE, seed=1).encoder.head[0].weight)
+    losses_c, _ = run(seed=1)
+    assert losses_c != losses_a
 
 
-def test_constructing_a_model_leaves_the_global_rng_alone():
+def test_seeded_building_and_training_leave_the_global_rng_alone():
+    config, training = ae.preset("vae", "tiny")
     torch.manual_seed(0)
     expected = torch.rand(1)
     torch.manual_seed(0)
-    tiny(ae.VAE)
+    with seeded(training.seed):  # as ``Stage.fit`` builds it
+        model = ae.build("vae", config)
+    ae.train(model, training, progress=False)
     assert torch.equal(torch.rand(1), expected)
 
 
@@ -135,10 +144,15 @@ def test_latent_grid_spans_the_points():
 
 
 def test_presets_and_errors():
-    assert ae.preset("vae2d", "smoke").latent_dim == 2
-    assert isinstance(ae.preset("cvae", "full"), ae.VAEConfig)
+    config, training = ae.preset("vae2d", "smoke")
+    assert config.latent_dim == 2 and isinstance(training, ae.AETraining) and training.middle_only
+    config, training = ae.preset("cvae", "full")
+    assert isinstance(config, ae.VAEConfig) and not training.middle_only
+    assert type(ae.preset("ae", "tiny").config) is ae.AEConfig
     with pytest.raises(ValueError, match="unknown stage"):
         ae.preset("gan")
+    with pytest.raises(ValueError, match="workshop"):
+        ae.preset("vae", "huge")
     with pytest.raises(ValueError, match="resolution"):
         tiny(ae.VAE, resolution=48)
 

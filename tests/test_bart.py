@@ -10,7 +10,7 @@ from course_lib import bart, captions
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return bart.CaptionToImageBart(bart.PRESETS["tiny"]).eval()
+    return bart.CaptionToImageBart(bart.PRESETS["tiny"].config).eval()
 
 
 PROMPTS = ["a red circle in the middle", "a big blue box above a green disc"]
@@ -67,7 +67,7 @@ def test_top_k_keeps_k_logits():
 
 def test_translation_loss_decreases_on_a_fixed_batch():
     torch.manual_seed(0)
-    model = bart.CaptionToImageBart(bart.PRESETS["tiny"])
+    model = bart.CaptionToImageBart(bart.PRESETS["tiny"].config)
     codes = torch.randint(0, 16, (2, 4))
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     losses = []
@@ -82,7 +82,7 @@ def test_translation_loss_decreases_on_a_fixed_batch():
 
 def test_token_noise_swaps_image_inputs_only_and_only_in_training():
     torch.manual_seed(0)
-    model = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64, token_noise=0.3))
+    model = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"].config, image_tokens=64))
     codes = torch.randint(0, 16, (200, 64))
     inputs = model.decoder_inputs(codes)
     noisy = bart.add_token_noise(model, inputs, 0.3)
@@ -95,10 +95,11 @@ def test_token_noise_swaps_image_inputs_only_and_only_in_training():
     original = model.image_logits
     model.image_logits = lambda ids, mask, codes_in: seen.append(codes_in) or original(ids, mask, codes_in)
     model.train()
-    bart.translation_loss(model, ["a red circle"] * 200, codes)
+    bart.translation_loss(model, ["a red circle"] * 200, codes, token_noise=0.3)
+    bart.translation_loss(model, ["a red circle"] * 200, codes)  # no noise asked for: clean even in training
     model.eval()
-    bart.translation_loss(model, ["a red circle"] * 200, codes)
-    assert not torch.equal(seen[0], inputs) and torch.equal(seen[1], inputs)
+    bart.translation_loss(model, ["a red circle"] * 200, codes, token_noise=0.3)
+    assert not torch.equal(seen[0], inputs) and torch.equal(seen[1], inputs) and torch.equal(seen[2], inputs)
 
 
 def test_mask_spans_and_denoising(model):

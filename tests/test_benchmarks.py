@@ -40,16 +40,16 @@ def _save_tiny_checkpoints(directory):
     """Random-weight models of every stage, saved as the harness expects to find them."""
     torch.manual_seed(0)
     codebook = 16
-    tokenizer_config = vqgan.VQGANConfig.preset("smoke", codebook_size=codebook)
-    models = {"gan": gan.GAN(gan.preset("tiny")), "text_gan": text_gan.TextGAN(text_gan.preset("tiny")),
-              "vqvae": vqvae.VQVAE(vqvae.VQVAEConfig.preset("smoke", codebook_size=codebook)),
+    tokenizer_config = dataclasses.replace(vqgan.preset("smoke").config, codebook_size=codebook)
+    models = {"gan": gan.GAN(gan.preset("tiny").config), "text_gan": text_gan.TextGAN(text_gan.preset("tiny").config),
+              "vqvae": vqvae.VQVAE(dataclasses.replace(vqvae.preset("smoke").config, codebook_size=codebook)),
               "vqgan": vqgan.VQGAN(tokenizer_config),
-              "bart": bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], codebook_size=codebook,
+              "bart": bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"].config, codebook_size=codebook,
                                                                   image_tokens=64)),
-              "clip": clip.ShapesCLIP(clip.PRESETS["tiny"])}
+              "clip": clip.ShapesCLIP(clip.PRESETS["tiny"].config)}
     for name, model_cls in (("ae", autoencoder.Autoencoder), ("vae", autoencoder.VAE),
                             ("cvae", autoencoder.ConditionalVAE)):
-        models[name] = model_cls(autoencoder.preset(name, "smoke"))
+        models[name] = model_cls(autoencoder.preset(name, "smoke").config)
     for name, model in models.items():
         checkpoints.save(model, directory / name, model.config, mode="test")
 
@@ -106,7 +106,7 @@ def test_a_missing_checkpoint_is_skipped_with_a_line(tmp_path, capsys):
 
 def test_the_peer_quantizer_keeps_our_interface():
     torch.manual_seed(0)
-    model = vq_peer.build(vqvae.VQVAEConfig.preset("smoke", codebook_size=16), peer=True).eval()
+    model = vq_peer.build(dataclasses.replace(vqvae.preset("smoke").config, codebook_size=16), peer=True).eval()
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         reconstruction, out = model(images)

@@ -16,6 +16,8 @@ class TinyConfig:
 
 
 class Tiny(torch.nn.Module):
+    config_class = TinyConfig
+
     def __init__(self, config: TinyConfig):
         super().__init__()
         self.layer = torch.nn.Linear(config.width, 2)
@@ -33,6 +35,19 @@ def test_round_trip_keeps_weights_config_and_info(tmp_path):
     record = checkpoints.read_config(tmp_path / "tiny.safetensors")
     assert record["config"] == {"width": 5} and record["info"] == {"steps": 10, "mode": "smoke"}
     assert (tmp_path / "tiny.safetensors").read_bytes()[:8] != b"\x80\x02\x8a\nl\xfc\x9cF"  # not a pickle
+
+
+def test_the_training_config_is_recorded_beside_the_model_config(tmp_path):
+    from course_lib.train import Training
+
+    training = Training(steps=7, seconds=2.5, lr=3e-4, batch_size=8, n_train=100, seed=4)
+    checkpoints.save(Tiny(TinyConfig(5)), tmp_path / "tiny", TinyConfig(5), training, mode="smoke")
+    record = checkpoints.read_config(tmp_path / "tiny")
+    assert record["config"] == {"width": 5} and record["info"] == {"mode": "smoke"}
+    assert Training(**record["training"]) == training
+    assert checkpoints.load(tmp_path / "tiny", Tiny, TinyConfig).layer.in_features == 5  # loading reads the config only
+    checkpoints.save(Tiny(TinyConfig()), tmp_path / "bare", TinyConfig())
+    assert "training" not in checkpoints.read_config(tmp_path / "bare")  # no training given: no record
 
 
 def test_missing_checkpoint(tmp_path):
@@ -84,16 +99,16 @@ def test_load_or_train_trains_when_missing_and_loads_when_present(tmp_path, caps
         model = Tiny(TinyConfig())
         checkpoints.save(model, tmp_path / "tiny", TinyConfig())
         return model
-    checkpoints.load_or_train("tiny", Tiny, TinyConfig, train, directory=tmp_path)
+    checkpoints.load_or_train("tiny", Tiny, train, directory=tmp_path)
     assert trained == [1] and "training the preset instead" in capsys.readouterr().out
-    checkpoints.load_or_train("tiny", Tiny, TinyConfig, train, directory=tmp_path)
+    checkpoints.load_or_train("tiny", Tiny, train, directory=tmp_path)
     assert trained == [1] and "Loaded checkpoint tiny.safetensors" in capsys.readouterr().out
 
 
 def test_load_or_train_does_not_replace_a_broken_checkpoint(tmp_path):
     (tmp_path / "tiny.safetensors").write_bytes(b"broken")
     with pytest.raises(CheckpointError):
-        checkpoints.load_or_train("tiny", Tiny, TinyConfig, lambda: pytest.fail("trained"), directory=tmp_path)
+        checkpoints.load_or_train("tiny", Tiny, lambda: pytest.fail("trained"), directory=tmp_path)
     assert (tmp_path / "tiny.safetensors").read_bytes() == b"broken"
 
 
@@ -179,6 +194,17 @@ def test_every_shipped_checkpoint_loads_with_its_classes():
     assert len(shipped) >= 11
     for weights in shipped:
         checkpoints.load(weights, *classes[checkpoints.read_config(weights)["model"]])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_checkpoint_records_the_training_it_had(name):
+    from course_lib import stages
+
+    record = checkpoints.read_config(checkpoints.shipped(name))
+    training_class = type(stages.preset(name, record["info"]["mode"]).training)
+    training = training_class(**record["training"])  # every field one the stage's training config knows
+    assert training.steps >= 1 and training.n_train >= 1
+    assert not set(record["training"]) & set(record["config"])  # architecture and training kept apart
 
 
 @pytest.mark.parametrize("content", ["{", '{"version": "1.0", "model": 3}'])

@@ -10,7 +10,7 @@ from course_lib.datasets import ShapesDataset
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
+    return clip.ShapesCLIP(clip.PRESETS["tiny"].config).eval()
 
 
 def test_embeddings_are_unit_vectors(model):
@@ -70,12 +70,12 @@ def test_caption_encoder_is_clips_text_half(model):
     with pytest.raises(UnknownWordError):
         encoder(["a red unicorn"])
     with pytest.raises(RuntimeError):  # text sizes that do not agree are refused, not half copied
-        clip.CaptionEncoder(clip.PRESETS["workshop"]).copy_from(model)
+        clip.CaptionEncoder(clip.PRESETS["workshop"].config).copy_from(model)
 
 
 def test_training_lowers_the_contrastive_loss():
     torch.manual_seed(0)
-    model = clip.ShapesCLIP(clip.PRESETS["tiny"])
+    model = clip.ShapesCLIP(clip.PRESETS["tiny"].config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
     data = ShapesDataset(32, kind="one", seed=4)
     batch = (data.images, data.captions)

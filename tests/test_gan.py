@@ -6,21 +6,28 @@ import pytest
 import torch
 
 from course_lib import gan
+from course_lib.train import seeded
 
 
 @pytest.fixture
 def tiny():
-    return gan.preset("tiny")
+    return gan.preset("tiny")  # (config, training)
+
+
+def _seeded_gan(config, training):
+    """A GAN built the way ``Stage.fit`` builds it: its weights (and islands) seeded by ``training.seed``."""
+    with seeded(training.seed):
+        return gan.GAN(config)
 
 
 def test_shapes_and_range(tiny):
-    model = gan.GAN(tiny).eval()
+    model = gan.GAN(tiny.config).eval()
     z = model.noise(3, seed=0)
     images = model.generator(z)
     assert images.shape == (3, 3, 32, 32)
     assert 0 <= images.min() and images.max() <= 1
     assert model.sample(5).shape == (5, 3, 32, 32)
-    assert tiny.pack == 2 and model.discriminator(torch.rand(4, 3, 32, 32)).shape == (2,)  # one logit per pack
+    assert tiny.config.pack == 2 and model.discriminator(torch.rand(4, 3, 32, 32)).shape == (2,)  # one logit per pack
     assert gan.Discriminator(width=4).eval()(images).shape == (3,)  # unpacked: one logit per picture
 
 
@@ -74,8 +81,8 @@ def test_generator_loss_does_not_saturate():
 
 
 def test_step_moves_both_players_and_only_the_right_one(tiny):
-    model = gan.GAN(tiny).train()
-    opt_g, opt_d = gan.optimizers(model, tiny)
+    model = gan.GAN(tiny.config).train()
+    opt_g, opt_d = gan.optimizers(model, tiny.training)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     losses = gan.train_step(model, opt_g, opt_d, torch.rand(4, 3, 32, 32), model.noise(4, seed=0))
     assert set(losses) == {"D", "G"} and all(math.isfinite(v) for v in losses.values())
@@ -86,7 +93,7 @@ def test_step_moves_both_players_and_only_the_right_one(tiny):
 
 
 def test_discriminator_step_leaves_generator_alone(tiny):
-    model = gan.GAN(tiny).train()
+    model = gan.GAN(tiny.config).train()
     fake = model.generator(model.noise(4, seed=0))
     gan.discriminator_loss(model.discriminator(torch.rand(4, 3, 32, 32)),
                            model.discriminator(fake.detach())).backward()
@@ -95,7 +102,8 @@ def test_discriminator_step_leaves_generator_alone(tiny):
 
 def test_deterministic_under_a_seed(tiny):
     data = [(torch.rand(3, 32, 32), "x") for _ in range(8)]
-    runs = [gan.train(tiny, data=data, progress=False)[0] for _ in range(2)]
+    config, training = tiny
+    runs = [gan.train(_seeded_gan(config, training), training, data=data, progress=False)[0] for _ in range(2)]
     assert runs[0].discriminator.noise_std == 0.0  # the noise has faded by the end of the budget
     assert torch.equal(runs[0].sample(4, seed=3), runs[1].sample(4, seed=3))
     assert not torch.equal(runs[0].sample(4, seed=3), runs[0].sample(4, seed=4))
@@ -104,7 +112,7 @@ def test_deterministic_under_a_seed(tiny):
 def test_island_noise_lies_near_its_islands_and_travels_with_the_checkpoint(tiny, tmp_path):
     from course_lib import checkpoints
 
-    config = dataclasses.replace(tiny, islands=5, island_radius=0.1)
+    config = dataclasses.replace(tiny.config, islands=5, island_radius=0.1)
     model = gan.GAN(config)
     z = model.noise(400, seed=0)  # (400, z_dim)
     distances = torch.cdist(z, model.island_centres)  # (400, 5)
@@ -113,7 +121,7 @@ def test_island_noise_lies_near_its_islands_and_travels_with_the_checkpoint(tiny
     assert torch.cdist(model.island_centres, model.island_centres).fill_diagonal_(math.inf).min() > 1.0  # ... far from the others
     assert set(nearest.tolist()) == set(range(5))  # every island is used
     assert torch.equal(z, model.noise(400, seed=0)) and not torch.equal(z, model.noise(400, seed=1))
-    assert not hasattr(gan.GAN(tiny), "island_centres")  # islands=0: plain N(0, I)
+    assert not hasattr(gan.GAN(tiny.config), "island_centres")  # islands=0: plain N(0, I)
     checkpoints.save(model, tmp_path / "gan", config)
     assert torch.equal(checkpoints.load(tmp_path / "gan", gan.GAN, gan.GANConfig).island_centres, model.island_centres)
 
@@ -125,9 +133,13 @@ class Lamp(torch.nn.Module):
         return (z[:, 0] > 0).float()[:, None, None, None].expand(-1, 3, 32, 32)
 
 
+def _lamp_training(tiny, steps=8):
+    return dataclasses.replace(tiny.training, steps=steps, restart_every=2, restart_offset=0.5)
+
+
 def _lamp_gan(tiny):
-    config = dataclasses.replace(tiny, islands=6, restart_every=2, restart_offset=0.5)
-    model = gan.GAN(config)
+    config = dataclasses.replace(tiny.config, islands=6)
+    model = _seeded_gan(config, tiny.training)
     model.generator = Lamp()
     model.island_centres[:, 0] = torch.tensor([-5.0, -5.0, -5.0, 5.0, 5.0, 5.0])  # islands 0-2 blank, 3-5 live
     return model
@@ -137,14 +149,14 @@ def test_island_restarts_move_blank_islands_next_to_live_ones_and_only_while_due
     model = _lamp_gan(tiny)
     assert gan.blank_islands(model).tolist() == [True] * 3 + [False] * 3
     before = model.island_centres.clone()
-    restarts = gan.IslandRestarts(model, gan.Budget(steps=8), until=0.75)
+    restarts = gan.IslandRestarts(model, _lamp_training(tiny), until=0.75)
     restarts.step()  # round 1: not due (every 2 rounds)
     assert torch.equal(model.island_centres, before) and restarts.moved == 0
     restarts.step()  # round 2: due
     assert restarts.moved == 3
     assert torch.equal(model.island_centres[3:], before[3:])  # live islands stay put
     to_live = torch.cdist(model.island_centres[:3], before[3:]).min(1).values  # moved islands: near a live one ...
-    assert (to_live < 4 * 0.5 * math.sqrt(tiny.z_dim)).all() and (model.island_centres[:3, 0] > 0).all()  # ... and lit
+    assert (to_live < 4 * 0.5 * math.sqrt(tiny.config.z_dim)).all() and (model.island_centres[:3, 0] > 0).all()  # ... and lit
     assert not torch.equal(model.island_centres[0], model.island_centres[1])  # not copies of one another
     model.island_centres[:3] = before[:3]  # make them blank again
     for _ in range(2):  # rounds 3-4: due at 4 (progress 0.5)
@@ -156,19 +168,18 @@ def test_island_restarts_move_blank_islands_next_to_live_ones_and_only_while_due
     assert restarts.moved == 6 and torch.equal(model.island_centres, before)
     first, twin = _lamp_gan(tiny), _lamp_gan(tiny)
     for lamp in (first, twin):
-        gan.IslandRestarts(lamp, gan.Budget(steps=8)).restart()
+        gan.IslandRestarts(lamp, _lamp_training(tiny)).restart()
     assert torch.equal(first.island_centres, twin.island_centres)  # same seed, same moves
 
 
 def test_island_restarts_do_nothing_without_islands_or_when_switched_off(tiny):
-    plain = gan.GAN(dataclasses.replace(tiny, restart_every=1))  # no islands: nothing to look at or move
-    plain_restarts = gan.IslandRestarts(plain, gan.Budget(steps=4))
+    plain = gan.GAN(tiny.config)  # no islands: nothing to look at or move
+    plain_restarts = gan.IslandRestarts(plain, dataclasses.replace(tiny.training, steps=4, restart_every=1))
     plain_restarts.step()
     assert plain_restarts.moved == 0
     off = _lamp_gan(tiny)
-    off.config.restart_every = 0
     before = off.island_centres.clone()
-    restarts = gan.IslandRestarts(off, gan.Budget(steps=4))
+    restarts = gan.IslandRestarts(off, dataclasses.replace(_lamp_training(tiny, steps=4), restart_every=0))
     for _ in range(3):
         restarts.step()
     assert restarts.moved == 0 and torch.equal(off.island_centres, before)

@@ -38,8 +38,9 @@ def _autocast(dtype):
 
 
 def test_gan_step():
-    model = gan.GAN(gan.preset("tiny")).to(CUDA).train()
-    opt_g, opt_d = gan.optimizers(model, model.config)
+    config, training = gan.preset("tiny")
+    model = gan.GAN(config).to(CUDA).train()
+    opt_g, opt_d = gan.optimizers(model, training)
     images, _ = _batch(kind="one")
     before = _snapshot(model)
     losses = gan.train_step(model, opt_g, opt_d, images, torch.randn(len(images), model.config.z_dim, device=CUDA))
@@ -48,35 +49,35 @@ def test_gan_step():
 
 
 def test_text_gan_step():
-    model = text_gan.TextGAN(text_gan.preset("tiny")).to(CUDA).train()
-    opt_g, opt_d = text_gan.optimizers(model, model.config)
+    config, training = text_gan.preset("tiny")
+    model = text_gan.TextGAN(config).to(CUDA).train()
+    opt_g, opt_d = text_gan.optimizers(model, training)
     images, prompts = _batch(kind="one")
     before = _snapshot(model)
     z = torch.randn(len(images), model.config.z_dim, device=CUDA)
     _assert_trained(model, before, text_gan.train_step(model, opt_g, opt_d, images, prompts, z))
-    figures = text_gan.evaluate(model, n=8)  # captions encoded and pictures drawn on the GPU
+    figures = text_gan.evaluate(model, n=8, kind=training.kind)  # captions encoded and pictures drawn on the GPU
     assert all(0 <= v <= 1 for v in figures.values())
 
 
 @pytest.mark.parametrize("name", ["ae", "vae", "cvae"])
 def test_autoencoder_step(name):
-    config = autoencoder.preset(name, "smoke")
-    model_cls = {"ae": autoencoder.Autoencoder, "vae": autoencoder.VAE, "cvae": autoencoder.ConditionalVAE}[name]
-    model = model_cls(config).to(CUDA)
-    step = autoencoder.make_step(model.train(), torch.optim.Adam(model.parameters(), lr=config.lr))
+    config, training = autoencoder.preset(name, "smoke")
+    model = autoencoder.build(name, config).to(CUDA)
+    step = autoencoder.make_step(model.train(), training)  # its Adam, and the VAE's eps drawn on the GPU
     before = _snapshot(model)
     _assert_trained(model, before, step(_batch(kind="one")))
-    figures = autoencoder.evaluate(model.eval(), n=16)  # the oracle's figures, measured where the model is
+    figures = autoencoder.evaluate(model.eval(), n=16, middle_only=training.middle_only)  # the oracle's figures, measured where the model is
     assert figures and all(0 <= v <= 1 for v in figures.values())
 
 
-@pytest.mark.parametrize("module, model_cls, config_cls", [(vqvae, vqvae.VQVAE, vqvae.VQVAEConfig),
-                                                           (vqgan, vqgan.VQGAN, vqgan.VQGANConfig)])
-def test_tokenizer_step(module, model_cls, config_cls):
-    model = model_cls(config_cls.preset("smoke")).to(CUDA)
+@pytest.mark.parametrize("module, model_cls", [(vqvae, vqvae.VQVAE), (vqgan, vqgan.VQGAN)])
+def test_tokenizer_step(module, model_cls):
+    config, training = module.preset("smoke")
+    model = model_cls(config).to(CUDA)
     images, _ = _batch(16)
     before = _snapshot(model)
-    _assert_trained(model, before, module.make_step(model, float(images.var()))(images))
+    _assert_trained(model, before, module.make_step(model, training, float(images.var()))(images))
     ids = model.encode(images)
     assert ids.is_cuda and model.decode(ids).shape == images.shape
 
@@ -84,13 +85,14 @@ def test_tokenizer_step(module, model_cls, config_cls):
 @pytest.mark.parametrize("precision", AUTOCAST)
 def test_bart_translation_step(precision):
     torch.manual_seed(0)
-    model = bart.CaptionToImageBart(bart.PRESETS["tiny"]).to(CUDA).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    config, training = bart.preset("tiny")
+    model = bart.CaptionToImageBart(config).to(CUDA).train()
+    optimizer = bart.optimizer(model, training)
     _, prompts = _batch()
     codes = torch.randint(model.config.codebook_size, (len(prompts), model.config.image_tokens), device=CUDA)
     before = _snapshot(model)
     with _autocast(AUTOCAST[precision]):
-        loss = bart.translation_loss(model, prompts, codes)
+        loss = bart.translation_loss(model, prompts, codes, token_noise=0.2)  # the noise drawn on the GPU too
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -100,20 +102,21 @@ def test_bart_translation_step(precision):
 @pytest.mark.parametrize("precision", AUTOCAST)
 def test_clip_step(precision):
     torch.manual_seed(0)
-    model = clip.ShapesCLIP(clip.PRESETS["tiny"]).to(CUDA).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    config, training = clip.preset("tiny")
+    model = clip.ShapesCLIP(config).to(CUDA).train()
+    step = clip.make_step(model, training)  # AdamW on its cosine schedule
     before = _snapshot(model)
     with _autocast(AUTOCAST[precision]):
-        losses = clip.train_step(model, optimizer, _batch())
+        losses = step(_batch())
     _assert_trained(model, before, losses)
 
 
 @pytest.mark.parametrize("precision", AUTOCAST)
 def test_pipeline_draws_on_the_gpu(precision):
     torch.manual_seed(0)
-    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).to(CUDA)
-    tokenizer = vqvae.VQVAE(vqvae.VQVAEConfig.preset("smoke", codebook_size=16)).to(CUDA).eval()
-    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).to(CUDA).eval()
+    translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"].config, image_tokens=64)).to(CUDA)
+    tokenizer = vqvae.VQVAE(dataclasses.replace(vqvae.preset("smoke").config, codebook_size=16)).to(CUDA).eval()
+    ranker = clip.ShapesCLIP(clip.PRESETS["tiny"].config).to(CUDA).eval()
     pipeline = dalle_mini.Pipeline(translator, tokenizer, dalle_mini.clip_ranker(ranker), guidance_scale=3.0)
     with _autocast(AUTOCAST[precision]):
         drawing = pipeline.draw("a red circle above a blue square", 6, seed=1)

@@ -6,11 +6,12 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import captions, checkpoints, clip, stages, text_gan
+from course_lib.train import seeded
 
 
 @pytest.fixture
 def tiny():
-    return text_gan.preset("tiny")
+    return text_gan.preset("tiny")  # (config, training)
 
 
 PROMPTS = ["a big red circle in the middle", "top left : a small blue box",
@@ -18,13 +19,13 @@ PROMPTS = ["a big red circle in the middle", "top left : a small blue box",
 
 
 def test_phi_rejects_unknown_words(tiny):
-    model = text_gan.TextGAN(tiny)
+    model = text_gan.TextGAN(tiny.config)
     with pytest.raises(captions.CaptionError, match="unicorn"):
         model.phi(["a red unicorn"])
 
 
 def test_build_starts_phi_from_the_shipped_clip():
-    config = text_gan.preset("smoke")
+    config = text_gan.preset("smoke").config
     assert config.pretrained_text
     model = text_gan.build(config)
     shipped = checkpoints.load(checkpoints.shipped("clip"), clip.ShapesCLIP, clip.ClipConfig).eval()
@@ -37,7 +38,7 @@ def test_build_starts_phi_from_the_shipped_clip():
 
 def test_train_and_save_takes_phi_from_a_clip_trained_into_the_same_folder(tmp_path):
     torch.manual_seed(1)
-    local = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()  # other sizes than the shipped CLIP's
+    local = clip.ShapesCLIP(clip.PRESETS["tiny"].config).eval()  # other sizes than the shipped CLIP's
     checkpoints.save(local, tmp_path / "clip", local.config, mode="smoke")
     stages.train_and_save("text_gan", "smoke", tmp_path)
     trained = checkpoints.load(tmp_path / "text_gan", text_gan.TextGAN, text_gan.TextGANConfig)
@@ -47,7 +48,7 @@ def test_train_and_save_takes_phi_from_a_clip_trained_into_the_same_folder(tmp_p
 
 
 def test_encoder_ignores_padding_and_reads_word_order(tiny):
-    model = text_gan.TextGAN(tiny).eval()
+    model = text_gan.TextGAN(tiny.config).eval()
     alone = model.phi(["a red circle"])
     padded = model.phi(["a red circle", "a big red circle in the middle"])[:1]
     assert torch.allclose(alone, padded, atol=1e-6)
@@ -56,9 +57,9 @@ def test_encoder_ignores_padding_and_reads_word_order(tiny):
 
 
 def test_shapes_and_range(tiny):
-    model = text_gan.TextGAN(tiny).eval()
+    model = text_gan.TextGAN(tiny.config).eval()
     phi = model.phi(PROMPTS)
-    assert phi.shape == (4, tiny.phi_dim)
+    assert phi.shape == (4, tiny.config.phi_dim)
     images = model.generate(model.noise(4, seed=0), phi)
     assert images.shape == (4, 3, 32, 32) and 0 <= images.min() and images.max() <= 1
     assert model.score(images, phi).shape == (4,)
@@ -98,8 +99,8 @@ def test_three_pair_loss_is_the_sum_of_its_pairs():
 
 
 def test_step_trains_both_players_and_leaves_the_encoder_frozen(tiny):
-    model = text_gan.TextGAN(tiny).train()
-    opt_g, opt_d = text_gan.optimizers(model, tiny)
+    model = text_gan.TextGAN(tiny.config).train()
+    opt_g, opt_d = text_gan.optimizers(model, tiny.training)
     players = {id(p) for opt in (opt_g, opt_d) for g in opt.param_groups for p in g["params"]}
     names = {n for n, _ in model.named_parameters()}
     encoder = {n for n in names if n.startswith("encoder.")}
@@ -114,17 +115,25 @@ def test_step_trains_both_players_and_leaves_the_encoder_frozen(tiny):
 
 def test_deterministic_under_a_seed(tiny):
     data = [(torch.rand(3, 32, 32), p) for p in PROMPTS * 2]
-    runs = [text_gan.train(tiny, data=data, progress=False)[0] for _ in range(2)]
+    config, training = tiny
+
+    def built():
+        with seeded(training.seed):  # as ``Stage.fit`` builds it
+            return text_gan.build(config)
+
+    runs = [text_gan.train(built(), training, data=data, progress=False)[0] for _ in range(2)]
     assert torch.equal(runs[0].sample(PROMPTS, seed=3), runs[1].sample(PROMPTS, seed=3))
 
 
 def test_training_fades_the_instance_noise(tiny):
     batch = (torch.rand(4, 3, 32, 32), PROMPTS[:4])
-    model = text_gan.TextGAN(tiny).train()
-    step = text_gan.make_step(model, tiny)
-    assert tiny.instance_noise > 0 and model.discriminator.noise_std == pytest.approx(tiny.instance_noise)
+    config, training = tiny
+    model = text_gan.TextGAN(config).train()
+    step = text_gan.make_step(model, training)
+    assert training.steps == 2 and training.instance_noise > 0
+    assert model.discriminator.noise_std == pytest.approx(training.instance_noise)
     step(batch)
-    assert 0 < model.discriminator.noise_std < tiny.instance_noise  # after one step of two: lower, not yet off
+    assert 0 < model.discriminator.noise_std < training.instance_noise  # after one step of two: lower, not yet off
     step(batch)
     assert model.discriminator.noise_std == 0.0
 
@@ -135,5 +144,5 @@ def test_prompts_and_evaluate(tiny):
     seen, heldout = eval_sets.prompts(20, "train"), eval_sets.prompts(20, "heldout")
     assert len(seen) == 20 and all(captions.parse(p) for p in seen)
     assert any("purple triangle" in p or "cyan square" in p or "yellow diamond" in p for p in heldout)
-    figures = text_gan.evaluate(text_gan.TextGAN(tiny), n=8)
+    figures = text_gan.evaluate(text_gan.TextGAN(tiny.config), n=8, kind=tiny.training.kind)
     assert set(figures) == {"caption_acc_seen", "caption_acc_heldout"}

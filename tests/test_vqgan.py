@@ -6,11 +6,10 @@ import torch.nn.functional as F
 from course_lib import checkpoints, vqgan, vqvae
 
 
-@pytest.mark.parametrize("model_cls, config_cls", [(vqvae.VQVAE, vqvae.VQVAEConfig),
-                                                   (vqgan.VQGAN, vqgan.VQGANConfig)])
-def test_encode_decode_round_trip_shapes_and_dtypes(model_cls, config_cls):
+@pytest.mark.parametrize("model_cls, module", [(vqvae.VQVAE, vqvae), (vqgan.VQGAN, vqgan)])
+def test_encode_decode_round_trip_shapes_and_dtypes(model_cls, module):
     torch.manual_seed(0)
-    model = model_cls(config_cls.preset("smoke")).eval()
+    model = model_cls(module.preset("smoke").config).eval()
     images = torch.rand(3, 3, 32, 32)
     ids = model.encode(images)
     assert ids.shape == (3, 8, 8) and ids.dtype == torch.long
@@ -22,7 +21,7 @@ def test_encode_decode_round_trip_shapes_and_dtypes(model_cls, config_cls):
 
 def test_decode_of_encode_matches_the_forward_pass():
     torch.manual_seed(0)
-    model = vqvae.VQVAE(vqvae.VQVAEConfig.preset("smoke")).eval()
+    model = vqvae.VQVAE(vqvae.preset("smoke").config).eval()
     images = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
         reconstruction, vq = model(images)
@@ -69,10 +68,11 @@ def test_patch_discriminator_scores_an_8x8_grid_of_patches():
 
 def test_one_vqgan_step_trains_both_players(tmp_path):
     torch.manual_seed(0)
-    model = vqgan.VQGAN(vqgan.VQGANConfig.preset("smoke"))
+    config, training = vqgan.preset("smoke")
+    model = vqgan.VQGAN(config)
     before_d = [p.clone() for p in model.discriminator.parameters()]
     before_g = model.last_layer().clone()
-    losses = vqgan.make_step(model, 0.05)(torch.rand(4, 3, 32, 32))
+    losses = vqgan.make_step(model, training, 0.05)(torch.rand(4, 3, 32, 32))
     assert {"reconstruction", "adversarial", "disc", "adaptive_weight", "usage"} <= set(losses)
     assert not torch.equal(before_g, model.last_layer())
     assert any(not torch.equal(a, b) for a, b in zip(before_d, model.discriminator.parameters()))

@@ -12,9 +12,11 @@ from .harness import compare
 
 def _tiny_autoencoder(latent_dim: int, vae: bool = False):
     from .. import autoencoder
+    from ..train import seeded
 
     config_cls, model_cls = (autoencoder.VAEConfig, autoencoder.VAE) if vae else (autoencoder.AEConfig, autoencoder.Autoencoder)
-    return model_cls(config_cls(latent_dim=latent_dim, width=4, hidden=16, seed=1)).eval()
+    with seeded(1):
+        return model_cls(config_cls(latent_dim=latent_dim, width=4, hidden=16)).eval()
 
 
 # --- notebook 03: autoencoder -------------------------------------------------------------------

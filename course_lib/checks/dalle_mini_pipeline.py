@@ -70,9 +70,9 @@ def tiny_pipeline():
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
-        image_tokenizer = VQVAE(VQVAEConfig.preset("smoke", codebook_size=16)).eval()
-        ranker = clip.ShapesCLIP(clip.PRESETS["tiny"]).eval()
+        translator = bart.CaptionToImageBart(dataclasses.replace(bart.preset("tiny").config, image_tokens=64)).eval()
+        image_tokenizer = VQVAE(VQVAEConfig(channels=16, codebook_size=16)).eval()
+        ranker = clip.ShapesCLIP(clip.preset("tiny").config).eval()
     return dalle_mini.Pipeline(translator, image_tokenizer, dalle_mini.clip_ranker(ranker))
 
 
@@ -132,7 +132,7 @@ def draw_by_hand(fn: Callable[..., tuple]) -> bool:
     # so a tokenizer that shows each code as the grey of its patch and a ranker by contrast stand in
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        translator = bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"], image_tokens=64)).eval()
+        translator = bart.CaptionToImageBart(dataclasses.replace(bart.preset("tiny").config, image_tokens=64)).eval()
     pipeline = dalle_mini.Pipeline(translator, _GreyPatches(), lambda pictures, prompt: pictures.flatten(1).std(1))
 
     def reference(pipeline, prompt, n, seed):

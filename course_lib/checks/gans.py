@@ -37,7 +37,7 @@ def truncated_samples(fn: Callable[..., torch.Tensor]) -> bool:
     """Notebook 01, exercise 3: ``fn(model, n, scale, seed)`` decodes ``scale`` × the noise of ``seed``."""
     from .. import gan
 
-    model = gan.GAN(gan.preset("tiny")).eval()
+    model = gan.GAN(gan.preset("tiny").config).eval()
 
     def reference(model, n, scale, seed):
         return model.sample(n, z=scale * model.noise(n, seed=seed))

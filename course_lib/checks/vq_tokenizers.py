@@ -127,7 +127,7 @@ def _tiny_tokenizer():
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return VQVAE(VQVAEConfig.preset("smoke", channels=8, code_dim=4, codebook_size=16)).eval()
+        return VQVAE(VQVAEConfig(channels=8, code_dim=4, codebook_size=16)).eval()
 
 
 def round_trip(fn: Callable[..., float]) -> bool:
