@@ -22,6 +22,11 @@ def mode() -> str:
     return value
 
 
+def device_of(module):
+    """The device a model's weights are on: where its inputs and any noise it is fed must go."""
+    return next(module.parameters()).device
+
+
 def device(prefer: str | None = None):
     """The torch device to use: CUDA when present, else CPU. ``prefer="cpu"`` forces the CPU;
     ``prefer="cuda"`` without a GPU raises a clear error."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -243,6 +244,10 @@ def _add_coursework_commands(commands) -> None:
     grade.add_argument("submissions", type=Path)
     grade.add_argument("--csv", type=Path, default=None, help="where to write (default: SUBMISSIONS_DIR/grades.csv)")
     colab = commands.add_parser("colab-cells", help="put the Colab badge and setup cell at the top of every notebook")
+    colab.add_argument("--repository", default=None,
+                       help="the course's GitHub address, https://github.com/OWNER/NAME (default: course_lib.colab.REPOSITORY)")
+    colab.add_argument("--ref", default=None,
+                       help="the tag or commit the badges open and the setup cells install (default: v<version>)")
     mark = commands.add_parser("mark-exercises", help="give exercise cells nbgrader's metadata")
     for command in (student, grade, colab, mark):
         command.add_argument("--notebooks", type=Path, default=None,
@@ -279,7 +284,12 @@ def _coursework(args) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
     elif args.command == "colab-cells":
-        print(f"updated {len(colab.add_to_all(args.notebooks))} notebooks")
+        repository, ref = args.repository or colab.REPOSITORY, args.ref or colab.REF
+        if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repository) or not re.fullmatch(r"[\w./-]+", ref):
+            print(f"error: --repository must read https://github.com/OWNER/NAME (Colab opens notebooks from GitHub) "
+                  f"and --ref a tag or commit; got {repository!r} and {ref!r}", file=sys.stderr)
+            return 2
+        print(f"updated {len(colab.add_to_all(args.notebooks, repository, ref))} notebooks for {repository} at {ref}")
     else:
         print(f"marked {len(student.mark_all(args.notebooks))} notebooks")
     return 0

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import captions as _captions, eval_sets
+from . import captions as _captions, device_of, eval_sets
 from .datasets import loader, one_object_data
 from .checkpoints import Checkpointed
 from .train import Preset, Training, fit, seeded
@@ -126,8 +126,10 @@ def reconstruction_loss(logits: torch.Tensor, images: torch.Tensor) -> torch.Ten
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mu + sigma * eps with eps ~ N(0, I): a sample of N(mu, sigma^2) that gradients flow through
-    (Kingma & Welling 2014, section 2.4). mu, logvar: (B, D) -> z: (B, D)."""
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    (Kingma & Welling 2014, section 2.4). mu, logvar: (B, D) -> z: (B, D). A seeded ``generator``
+    draws eps where it lives (the CPU: the same numbers on every machine), then eps joins mu."""
+    where = generator.device if generator is not None else mu.device
+    eps = torch.randn(mu.shape, generator=generator, device=where, dtype=mu.dtype).to(mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -288,7 +290,7 @@ class VAE(Checkpointed, nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None,
                condition: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I): (n, 3, H, W)."""
-        device = next(self.parameters()).device
+        device = device_of(self)
         z = torch.randn(n, self.config.latent_dim, generator=generator).to(device)
         return self.decode(z, condition)
 
@@ -302,7 +304,7 @@ class ConditionalVAE(VAE):
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], generator: torch.Generator | None = None) -> torch.Tensor:
         """One picture per one-object caption: decode a prior draw z with the caption's attributes."""
-        device = next(self.parameters()).device
+        device = device_of(self)
         return self.sample(len(prompts), generator, attributes(prompts).to(device))
 
 
@@ -320,9 +322,9 @@ def build(name: str, config: AEConfig) -> nn.Module:
 def make_step(model: nn.Module, training: AETraining) -> Callable:
     """The training step for ``train.fit``: a batch of (pictures, captions) -> one Adam step -> losses.
     A VAE's KL weight warms up over ``training.kl_warmup`` steps; its eps is drawn seeded."""
-    device = next(model.parameters()).device
+    device = device_of(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=training.lr)
-    noise = torch.Generator(device).manual_seed(training.seed)  # the VAE's eps: same seed, same run
+    noise = torch.Generator().manual_seed(training.seed)  # the VAE's eps, on the CPU: same seed, same run anywhere
     done = 0
 
     def step(batch) -> dict[str, float]:
@@ -372,7 +374,7 @@ def latent_grid(model: nn.Module, points: torch.Tensor, n: int = 16) -> tuple[to
     xs = torch.linspace(float(lo[0]), float(hi[0]), n)
     ys = torch.linspace(float(hi[1]), float(lo[1]), n)
     grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], -1).reshape(-1, 2)  # (n*n, 2) as (x, y)
-    return grid, model.decode(grid.to(next(model.parameters()).device)).cpu()
+    return grid, model.decode(grid.to(device_of(model))).cpu()
 
 
 def latent_box(points: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -403,7 +405,7 @@ def evaluate(model: nn.Module, n: int = 500, middle_only: bool = False) -> dict[
     if isinstance(model, ConditionalVAE):
         prompts = [_captions.describe(s) for s in data.scenes]
         return {"caption_acc_seen": oracle.caption_accuracy(model.generate(prompts, generator).cpu(), prompts)}
-    images = data.images.to(next(model.parameters()).device)  # (n, 3, H, W) where the model is
+    images = data.images.to(device_of(model))  # (n, 3, H, W) where the model is
     figures = {"recon_agreement": oracle.agreement(data.images, model.reconstruct(images).cpu())}
     if isinstance(model, VAE):
         figures["prior_validity"] = oracle.validity(model.sample(n, generator).cpu())

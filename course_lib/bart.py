@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import captions, eval_sets, text
+from . import captions, device_of, eval_sets, text
 from .checkpoints import Checkpointed
 from .train import Budget, CosineSchedule, Preset, Training, fit, pick, seeded
 
@@ -298,7 +298,7 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
 
 def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
     """The token grids of a data set's pictures, flattened: (N, 64) long."""
-    device = next(image_tokenizer.parameters()).device
+    device = device_of(image_tokenizer)
     return torch.cat([image_tokenizer.encode(data.images[i:i + batch_size].to(device)).flatten(1).cpu()
                       for i in range(0, len(data), batch_size)])
 
@@ -370,7 +370,7 @@ def caption_accuracy(model: CaptionToImageBart, image_tokenizer, prompts: Sequen
     from . import oracle
 
     generator = torch.Generator().manual_seed(seed)
-    device = next(image_tokenizer.parameters()).device
+    device = device_of(image_tokenizer)
     correct = []
     for start in range(0, len(prompts), batch_size):
         chunk = list(prompts[start:start + batch_size])
@@ -392,4 +392,4 @@ def evaluate(model: CaptionToImageBart, image_tokenizer, n: int = 200) -> dict[s
 def build(config: TranslatorConfig, image_tokenizer) -> CaptionToImageBart:
     """A fresh translator for ``image_tokenizer``'s codebook, on the tokenizer's device."""
     config = dataclasses.replace(config, codebook_size=image_tokenizer.config.codebook_size, image_tokens=64)
-    return CaptionToImageBart(config).to(next(image_tokenizer.parameters()).device)
+    return CaptionToImageBart(config).to(device_of(image_tokenizer))

@@ -6,7 +6,9 @@ anything imports it. That cell is therefore plain, self-contained Python: ``subp
 (``!pip`` is not Python), it acts only when ``google.colab`` is loaded, and off Colab it does
 nothing. ``course_lib.device()`` then picks the GPU by itself; the cell only says which one there is.
 
-``REPOSITORY`` is the one place that names where the course lives.
+``REPOSITORY`` and ``REF`` are the one place that names where the course lives and which release
+the setup cells install; ``python -m course_lib colab-cells --repository URL --ref TAG`` rewrites
+every badge and setup cell for another place or release.
 """
 from __future__ import annotations
 
@@ -15,36 +17,47 @@ from pathlib import Path
 
 import nbformat
 
+from . import __version__
 from .student import dumps
 
 REPOSITORY = "https://github.com/text2image-course/course-kit"  # set once the repository is published
-BRANCH = "main"
+REF = f"v{__version__}"  # the release tag the setup cell installs: a fixed version, never a moving branch
 SETUP_MARKER = "# Setup: on Colab, install course_lib"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # the fixed form of a notebook's time statement, in its first markdown cell (figures from benchmarks/)
 TIME_LINE = re.compile(r"^\*\*Time:\*\* about (\d+) min on a 2-core CPU.*\(workshop mode\)", re.MULTILINE)
 
-SETUP_SOURCE = f'''{SETUP_MARKER} (checkpoints included) and report the GPU; elsewhere this does nothing.
+
+def setup_source(repository: str = REPOSITORY, ref: str = REF) -> str:
+    """The setup cell: on Colab, install the package at ``ref`` (core dependencies only: Colab has its
+    own Jupyter front end and widget manager, so the ``lab`` extra stays out), choose the mode, and
+    say which GPU there is."""
+    return f'''{SETUP_MARKER} (checkpoints included) and report the GPU; elsewhere this does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{REPOSITORY}@{BRANCH}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{repository}@{ref}"], check=True)
+    import os
     import torch
 
+    os.environ.setdefault("COURSE_MODE", "workshop")  # smoke (seconds), workshop (minutes) or full
     print("GPU:", torch.cuda.get_device_name(0) if torch.cuda.is_available()
           else "none (Runtime > Change runtime type > GPU makes training faster)")'''
 
 
-def colab_url(notebook: str) -> str:
-    """Where Colab opens ``notebooks/<notebook>`` of the repository."""
-    return f"https://colab.research.google.com/github/{REPOSITORY.removeprefix('https://github.com/')}" \
-           f"/blob/{BRANCH}/notebooks/{notebook}"
+SETUP_SOURCE = setup_source()
 
 
-def badge(notebook: str) -> str:
+def colab_url(notebook: str, repository: str = REPOSITORY, ref: str = REF) -> str:
+    """Where Colab opens ``notebooks/<notebook>`` of the repository at ``ref``."""
+    return f"https://colab.research.google.com/github/{repository.removeprefix('https://github.com/')}" \
+           f"/blob/{ref}/notebooks/{notebook}"
+
+
+def badge(notebook: str, repository: str = REPOSITORY, ref: str = REF) -> str:
     """The badge's markdown for ``notebook`` (a file name such as ``00_shapes_world.ipynb``)."""
-    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook)})"
+    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook, repository, ref)})"
 
 
 def stated_cpu_minutes(nb) -> int | None:
@@ -54,29 +67,31 @@ def stated_cpu_minutes(nb) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def add_colab_cells(nb, notebook: str):
+def add_colab_cells(nb, notebook: str, repository: str = REPOSITORY, ref: str = REF):
     """Put the badge under the title of the first markdown cell and the setup cell first among the
-    code cells (idempotent: an older badge or setup cell is replaced, not repeated)."""
+    code cells, both for ``repository`` at ``ref`` (idempotent: an older badge or setup cell is
+    replaced, not repeated)."""
     first_md = next(c for c in nb.cells if c.cell_type == "markdown")
     lines = [line for line in first_md.source.split("\n") if BADGE_IMAGE not in line]
     title = 1 if lines and lines[0].startswith("#") else 0
-    first_md.source = "\n".join(lines[:title] + ["", badge(notebook)] + lines[title:]).replace("\n\n\n", "\n\n")
+    first_md.source = "\n".join(lines[:title] + ["", badge(notebook, repository, ref)] + lines[title:]).replace("\n\n\n", "\n\n")
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
+    source = setup_source(repository, ref)
     if first_code < len(nb.cells) and nb.cells[first_code].source.startswith(SETUP_MARKER):
-        nb.cells[first_code].source = SETUP_SOURCE
+        nb.cells[first_code].source = source
     else:
-        cell = nbformat.v4.new_code_cell(SETUP_SOURCE)
+        cell = nbformat.v4.new_code_cell(source)
         cell.id = "colab-setup"
         nb.cells.insert(first_code, cell)
     return nb
 
 
-def add_to_all(notebooks_dir: str | Path) -> list[Path]:
+def add_to_all(notebooks_dir: str | Path, repository: str = REPOSITORY, ref: str = REF) -> list[Path]:
     """Apply ``add_colab_cells`` to every notebook in ``notebooks_dir``; return those that changed."""
     changed = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         before = path.read_text(encoding="utf-8")
-        nb = add_colab_cells(nbformat.reads(before, as_version=4), path.name)
+        nb = add_colab_cells(nbformat.reads(before, as_version=4), path.name, repository, ref)
         after = dumps(nb)
         if after != before:
             path.write_text(after, encoding="utf-8")

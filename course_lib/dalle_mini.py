@@ -22,7 +22,7 @@ from typing import Callable
 
 import torch
 
-from . import bart, captions, clip
+from . import bart, captions, clip, device_of
 
 Ranker = Callable[[torch.Tensor, str], torch.Tensor]  # (pictures (N, 3, H, W), prompt) -> scores (N,)
 
@@ -79,14 +79,10 @@ class Pipeline:
             for start in range(0, n, batch_size)])  # (n, 64)
         side = int(codes.shape[1] ** 0.5)
         grids = codes.view(n, side, side)
-        images = self.image_tokenizer.decode(grids.to(_device_of(self.image_tokenizer))).float().cpu()
-        scores = self.ranker(images.to(_device_of(self.translator)), prompt).float().cpu()
+        images = self.image_tokenizer.decode(grids.to(device_of(self.image_tokenizer))).float().cpu()
+        scores = self.ranker(images.to(device_of(self.translator)), prompt).float().cpu()
         order = scores.argsort(descending=True)
         return Drawing(prompt, images[order], scores[order], grids[order].cpu(), order)
-
-
-def _device_of(module: torch.nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 PARTS = ("bart", "vqgan", "clip")  # the checkpoints the pipeline is made of

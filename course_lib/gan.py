@@ -53,7 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import eval_sets, oracle
+from . import device_of, eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .shapes import all_one_object_scenes
@@ -217,7 +217,7 @@ class GAN(Checkpointed, nn.Module):
         """n pictures (n, 3, 32, 32) in [0, 1] from noise (given, or drawn with ``seed``), in eval mode."""
         was_training = self.training
         self.eval()
-        z = self.noise(n, seed) if z is None else z
+        z = (self.noise(n, seed) if z is None else z).to(device_of(self))
         images = torch.cat([self.generator(chunk) for chunk in z.split(500)])
         self.train(was_training)
         return images
@@ -333,7 +333,7 @@ def make_step(model: GAN, training: GANTraining) -> Callable[[tuple], dict[str, 
     restarts = IslandRestarts(model, training)
 
     def step(batch):
-        real = batch[0]
+        real = batch[0].to(device_of(model))
         z = model.noise(len(real), generator=noise).to(real.device)
         losses = train_step(model, opt_g, opt_d, real, z)
         instance_noise.step()
@@ -379,5 +379,4 @@ def judge(images: torch.Tensor) -> dict[str, float]:
 
 def evaluate(model: GAN, n: int = 1000) -> dict[str, float]:
     """``judge`` on ``n`` samples of fixed noise (``eval_sets.GAN_NOISE_SEED``): validity and coverage."""
-    z = model.noise(n, seed=eval_sets.GAN_NOISE_SEED).to(next(model.parameters()).device)
-    return judge(model.sample(n, z=z))
+    return judge(model.sample(n, z=model.noise(n, seed=eval_sets.GAN_NOISE_SEED)).cpu())

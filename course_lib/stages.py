@@ -55,11 +55,12 @@ class Stage:
     needs: tuple[str, ...] = ()
 
     def fit(self, mode: str, needs: Mapping[str, Path]) -> tuple[nn.Module, Training, History]:
-        """Build and train the ``mode`` preset, the weights seeded by ``training.seed``:
-        (model in eval mode, its training config, its history)."""
+        """Build the ``mode`` preset (the weights seeded by ``training.seed``), put it on
+        ``course_lib.device()`` (the GPU when there is one) and train it: (model in eval mode, its
+        training config, its history)."""
         config, training = self.preset(mode)
         with seeded(training.seed):
-            model = self.build(config, needs)
+            model = self.build(config, needs).to(device())
         model, history = self.train(model, training, needs)
         return model, training, history
 
@@ -110,7 +111,7 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           lambda config, needs: bart.build(config, vqgan.load_tokenizer(needs["vqgan"]).to(device())),
           _bart_train, _bart_measure, needs=("vqgan",)),
     Stage("clip", clip, clip.ShapesCLIP, ("zeroshot_color", "zeroshot_shape", "retrieval_r1"), clip.preset,
-          lambda config, needs: clip.ShapesCLIP(config).to(device()), _train(clip),
+          lambda config, needs: clip.ShapesCLIP(config), _train(clip),
           lambda model, training, needs: clip.evaluate(model)),
 )}
 

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import checkpoints, clip, eval_sets, oracle
+from . import checkpoints, clip, device_of, eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .gan import Discriminator, Generator, InstanceNoise, generator_loss, init_weights
@@ -217,6 +217,7 @@ def make_step(model: TextGAN, training: TextGANTraining) -> Callable[[tuple], di
 
     def step(batch):
         real, prompts = batch
+        real = real.to(device_of(model))
         z = torch.randn(len(real), model.config.z_dim, generator=noise).to(real.device)
         losses = train_step(model, opt_g, opt_d, real, prompts, z)
         instance_noise.step()

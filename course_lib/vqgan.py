@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import device_of
 from .train import History, Preset, Training, pick
 from .vq import perplexity, usage
 from .vqvae import VQVAE, VQVAEConfig, evaluate, fit_tokenizer, reconstruction_loss  # noqa: F401 (evaluate: a VQ-GAN is measured as any tokenizer)
@@ -134,6 +135,7 @@ def make_step(model: VQGAN, training: VQGANTraining, variance: float) -> Callabl
 
     def step(images: torch.Tensor) -> dict:
         model.train()
+        images = images.to(device_of(model))
         reconstruction, vq = model(images)
         rec = (reconstruction_loss(reconstruction, images, variance)
                + training.perceptual_weight * perceptual_loss(reconstruction, images))

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import datasets, eval_sets, metrics, oracle
+from . import datasets, device_of, eval_sets, metrics, oracle
 from .checkpoints import Checkpointed
 from .train import History, Preset, Training, fit, pick, seeded
 from .vq import VectorQuantizer, VQOutput, perplexity, usage
@@ -132,6 +132,7 @@ def make_step(model: VQVAE, training: Training, variance: float) -> Callable[[to
 
     def step(images: torch.Tensor) -> dict:
         model.train()
+        images = images.to(device_of(model))
         reconstruction, vq = model(images)
         rec = reconstruction_loss(reconstruction, images, variance)
         opt.zero_grad()
@@ -173,8 +174,10 @@ def fit_tokenizer(model: VQVAE, training: Training, make: Callable, *, callback=
 def evaluate(model, images: torch.Tensor, batch_size: int = 250) -> dict:
     """How well ``model`` (anything with encode/decode) tokenizes ``images``: oracle agreement,
     codebook usage and perplexity over all tokens, sharpness of reconstructions and of the inputs."""
-    ids = torch.cat([model.encode(chunk) for chunk in images.split(batch_size)])
-    recon = torch.cat([model.decode(chunk) for chunk in ids.split(batch_size)])
+    where = device_of(model)
+    ids = torch.cat([model.encode(chunk.to(where)) for chunk in images.split(batch_size)])
+    recon = torch.cat([model.decode(chunk).cpu() for chunk in ids.split(batch_size)])
+    images = images.cpu()
     k = model.config.codebook_size
     return {"recon_agreement": oracle.agreement(images, recon), "code_usage": usage(ids, k),
             "perplexity": perplexity(ids, k), "sharpness": metrics.sharpness(recon),

@@ -1,6 +1,7 @@
 """The setup cell installs course_lib from the repository on Colab only; every notebook starts with the
 current badge and setup cell; stated CPU times agree with the benchmark results."""
 import json
+import os
 import subprocess
 import sys
 import types
@@ -9,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import course_lib
 from course_lib import colab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,12 +25,30 @@ def _run_setup_cell(monkeypatch):
     return calls
 
 
-def test_on_colab_the_setup_cell_installs_from_the_repository(monkeypatch, capsys):
+def test_on_colab_the_setup_cell_installs_a_release_and_sets_the_mode(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv("COURSE_MODE", "smoke")  # recorded, so that the cell's own setting is undone after
+    monkeypatch.delenv("COURSE_MODE")
     calls = _run_setup_cell(monkeypatch)
-    assert calls == [(([sys.executable, "-m", "pip", "install", "-q",
-                        "git+https://github.com/text2image-course/course-kit@main"],), {"check": True})]
+    assert calls == [(([sys.executable, "-m", "pip", "install", "-q",  # the core package: no JupyterLab on Colab
+                        f"git+https://github.com/text2image-course/course-kit@v{course_lib.__version__}"],),
+                      {"check": True})]
     assert capsys.readouterr().out.startswith("GPU: ")
+    assert os.environ["COURSE_MODE"] == "workshop"
+
+
+def test_colab_cells_rewrites_every_badge_and_setup_cell_for_a_release(tmp_path):
+    for path in NOTEBOOKS[:2]:
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    run = lambda *args: subprocess.run([sys.executable, "-m", "course_lib", "colab-cells", "--notebooks", str(tmp_path),
+                                        *args], capture_output=True, text=True, cwd=ROOT)
+    done = run("--repository", "https://github.com/someone/course", "--ref", "v9.9")
+    assert done.returncode == 0 and "updated 2 notebooks" in done.stdout
+    nb = nbformat.read(tmp_path / NOTEBOOKS[0].name, as_version=4)
+    assert "github/someone/course/blob/v9.9/notebooks/" in nb.cells[0].source
+    assert "git+https://github.com/someone/course@v9.9" in nb.cells[1].source
+    refused = run("--repository", "gitlab.com/someone/course")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "https://github.com/OWNER/NAME" in refused.stderr
 
 
 def test_off_colab_the_setup_cell_does_nothing(monkeypatch, capsys):
@@ -44,7 +64,8 @@ def test_the_setup_cell_does_not_import_course_lib():
 def test_badge_opens_the_notebook_in_the_repository():
     assert colab.badge("00_shapes_world.ipynb") == (
         "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-        "(https://colab.research.google.com/github/text2image-course/course-kit/blob/main/notebooks/00_shapes_world.ipynb)")
+        f"(https://colab.research.google.com/github/text2image-course/course-kit/blob/v{course_lib.__version__}"
+        "/notebooks/00_shapes_world.ipynb)")
 
 
 def test_adding_the_cells_twice_changes_nothing(tmp_path):
