@@ -24,7 +24,7 @@ def time_notebook(path: Path, mode: str = "workshop", device: str = "cpu") -> fl
     offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     if device == "cpu":
         offline["CUDA_VISIBLE_DEVICES"] = ""  # no visible GPU
-    return seconds(lambda: execute(notebook, path.parent, mode=mode, timeout=TIMEOUT, **offline))[0]
+    return seconds(lambda: execute(notebook, path.parent, mode=mode, timeout=TIMEOUT, name=path.name, **offline))[0]
 
 
 def time_notebooks(paths: list[Path], mode: str = "workshop", device: str = "cpu") -> tuple[dict[str, float], list[str]]:

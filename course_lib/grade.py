@@ -37,7 +37,7 @@ def grade_notebook(submission: str | Path, source: str | Path, timeout: int = 60
     for grade_id, index in submitted_checks.items():
         if grade_id in reference_checks:
             nb.cells[index].source = reference.cells[reference_checks[grade_id]].source
-    execute(nb, submission.parent, mode="smoke", timeout=timeout, allow_errors=True)
+    execute(nb, submission.parent, mode="smoke", timeout=timeout, allow_errors=True, name=str(submission))
     results = {}
     for k in range(1, len(exercises(reference)) + 1):
         index = submitted_checks.get(f"{source.stem}-ex{k}-check")

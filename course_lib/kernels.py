@@ -37,15 +37,39 @@ def kernel_environment(mode: str, **extra: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def execute(nb, cwd: str | Path, *, mode: str = "smoke", timeout: int = 600, allow_errors: bool = False, **extra: str):
+CELL_SECONDS = {"smoke": 180, "workshop": 1800, "full": 6 * 3600}  # the longest one cell may run, by mode
+START_SECONDS = 60  # the longest a kernel may take to start and answer
+
+
+class NotebookTimeout(TimeoutError):
+    """A notebook's kernel did not start in time, or one of its cells ran past its time: one line that
+    says which notebook and which cell, so that a stalled kernel fails a run quickly and clearly."""
+
+
+def execute(nb, cwd: str | Path, *, mode: str = "smoke", timeout: int | None = None, allow_errors: bool = False,
+            name: str | None = None, **extra: str):
     """Run notebook ``nb`` (changed in place: outputs added) in a fresh python3 kernel started in
     ``cwd``, within ``kernel_environment(mode, **extra)``. Without ``allow_errors`` the first failing
     cell raises nbclient's ``CellExecutionError``, naming the cell; with it, every cell runs and the
-    errors stay in the outputs. Returns ``nb``."""
+    errors stay in the outputs. A cell running past ``timeout`` seconds (``CELL_SECONDS[mode]`` by
+    default), or a kernel silent for ``START_SECONDS`` at its start, raises ``NotebookTimeout`` naming
+    ``name`` (the notebook; by default the folder it runs in) and the cell. Returns ``nb``."""
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(cwd)}})
+    timeout, name = timeout or CELL_SECONDS[mode], name or f"the notebook in {cwd}"
+    running: dict[str, int] = {}
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=START_SECONDS, kernel_name="python3",
+                            allow_errors=allow_errors, resources={"metadata": {"path": str(cwd)}},
+                            on_cell_start=lambda cell, cell_index: running.update(index=cell_index))
     with kernel_environment(mode, **extra):
-        client.execute()
+        try:
+            client.execute()
+        except CellTimeoutError as error:
+            raise NotebookTimeout(f"{name}: cell {running.get('index', '?')} ran past {timeout} s (a stalled kernel, "
+                                  f"or a cell slower than {mode} mode allows)") from error
+        except RuntimeError as error:
+            if "didn't respond" not in str(error):  # nbclient's words for a kernel that never answered
+                raise
+            raise NotebookTimeout(f"{name}: its kernel did not answer within {START_SECONDS} s of starting") from error
     return nb

@@ -47,7 +47,8 @@ class SmokeRun:
         else:
             self._offset = self.stub_check + 1 - self.solution
             self.nb.cells = self.nb.cells[: self.stub_check + 1] + instructor.cells[self.solution:]
-        kernels.execute(self.nb, path.parent, mode="smoke", allow_errors=True, COURSE_LIB_CACHE=str(cache_dir))
+        kernels.execute(self.nb, path.parent, mode="smoke", allow_errors=True, name=path.name,
+                        COURSE_LIB_CACHE=str(cache_dir))
 
     def errors(self, cells=None):
         """(index in the notebook, 'Name: message') of each code cell among ``cells`` (a range of

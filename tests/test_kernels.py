@@ -1,10 +1,13 @@
-"""The environment a headless kernel inherits is set for the run and put back after it, and a
-process started in it imports this very course_lib (a checkout's, or the one in site-packages)."""
+"""The environment a headless kernel inherits is set for the run and put back after it, a process
+started in it imports this very course_lib (a checkout's, or the one in site-packages), and a cell
+past its time fails the run at once, naming the notebook and the cell."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import course_lib
@@ -45,3 +48,19 @@ def test_a_kernel_imports_the_same_course_lib(tmp_path, monkeypatch):
         found = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
                                check=True).stdout.strip()
     assert Path(found).resolve() == Path(course_lib.__file__).resolve()
+
+
+@pytest.mark.notebook
+def test_a_cell_past_its_time_fails_at_once_naming_the_notebook_and_cell(tmp_path):
+    """A stalled kernel must turn into a clear failure, not a silent wait (issue #28)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(30)")])
+    start = time.perf_counter()
+    with pytest.raises(kernels.NotebookTimeout, match=r"^stall\.ipynb: cell 2 ran past 2 s"):
+        kernels.execute(nb, tmp_path, timeout=2, allow_errors=True, name="stall.ipynb")
+    assert time.perf_counter() - start < 25
+
+
+def test_every_mode_has_a_cell_time_limit():
+    assert set(kernels.CELL_SECONDS) == set(course_lib.MODES)
+    assert kernels.CELL_SECONDS["smoke"] < kernels.CELL_SECONDS["workshop"] < kernels.CELL_SECONDS["full"]
