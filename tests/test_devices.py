@@ -47,7 +47,7 @@ class MetaReadouts(TorchFunctionMode):
         try:
             return func(*args, **kwargs)
         except NotImplementedError:  # an op whose output depends on values (bincount, a mask index): run it
-            # on ones on the CPU and put what it returns back on meta (raised only after the device check)
+            # on ones on the CPU and put what it returns back on meta (a device mismatch is a RuntimeError)
             args, kwargs = tree_map(lambda x: _ones(x) if _is_meta(x) else x, (args, kwargs))
             return tree_map(lambda x: x.to(META) if isinstance(x, torch.Tensor) else x, func(*args, **kwargs))
 
