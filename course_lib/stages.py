@@ -123,6 +123,14 @@ def preset(name: str, mode: str) -> Preset:
     return STAGES[name].preset(mode)
 
 
+def fit_preset(name: str, mode: str) -> nn.Module:
+    """Stage ``name``'s ``mode`` preset built and trained (``Stage.fit``) on the shipped checkpoints it
+    builds on, then put on the CPU as a loaded checkpoint is: what a notebook trains when a shipped
+    checkpoint is missing (``checkpoints.load_or_train(..., train=lambda: fit_preset(name, MODE))``)."""
+    stage = STAGES[name]
+    return stage.fit(mode, {need: checkpoints.shipped(need) for need in stage.needs})[0].cpu()
+
+
 TRAINED_FIRST = ("vqvae",)  # a vqgan fine-tunes the vqvae of its own run, never a shipped one
 
 

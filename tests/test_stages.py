@@ -103,3 +103,12 @@ def test_every_stage_trains_and_measures_what_the_table_says(tmp_path):
         record = json.loads(stages.train_and_save(name, "tiny", tmp_path).with_suffix(".json").read_text())
         figures = set(record["info"]) - {"mode", "steps", "seconds", "device", "losses"}
         assert figures == set(stage.metrics), name
+
+
+def test_fit_preset_is_what_a_notebook_trains_when_a_checkpoint_is_missing(tmp_path, capsys):
+    model = checkpoints.load_or_train("gan", stages.STAGES["gan"].model, directory=tmp_path,
+                                      train=lambda: stages.fit_preset("gan", "tiny"))
+    assert "training the preset instead" in capsys.readouterr().out
+    assert isinstance(model, stages.STAGES["gan"].model) and not model.training
+    assert model.config == stages.preset("gan", "tiny").config
+    assert all(p.device.type == "cpu" for p in model.parameters())  # as a loaded checkpoint is
