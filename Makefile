@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/ $(AS_ROOT)
+	$(VENV)/bin/jupyter lab notebooks/ --LabApp.app_settings_dir=$(CURDIR)/lab/settings $(AS_ROOT)  # lab/settings: no news pop-up, kernel starts unasked
 
 test: setup
 	$(PY) -m pytest -q

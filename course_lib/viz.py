@@ -14,8 +14,12 @@ def to_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> torch.Tens
 
 
 def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, nrow: int = 8,
-                scale: float = 1.2, suptitle: str | None = None):
+                scale: float = 1.2, suptitle: str | None = None, title_size: float = 7):
     """Draw pictures in a grid; with ``titles``, each picture gets its own small title (caption, score).
+
+    ``title_size`` is in points at the figure's size; a notebook shrinks a figure wider than its
+    column, so a grid shown at the column's width (the Draw box's) needs fewer columns, not a
+    smaller font.
 
     Returns the matplotlib figure (a notebook shows it; a script can ``fig.savefig(...)``).
     """
@@ -40,7 +44,7 @@ def show_images(images: torch.Tensor, titles: Sequence[str] | None = None, *, nr
             ax.set(xticks=[], yticks=[])  # no ticks to lay out: a saved grid is ~0.3 s faster
         for ax, image, title in zip(axes.flat, images, titles):
             ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.set_title(title, fontsize=7)
+            ax.set_title(title, fontsize=title_size)
     if suptitle:
         fig.suptitle(suptitle)
     if titles is None:
