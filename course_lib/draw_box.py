@@ -5,7 +5,10 @@ found missing in a real browser (issue #28):
 - each press draws new candidates: the seed goes up by one after every drawing, and the line under
   the box says which seed drew the grid, so a learner can type it back to repeat that grid;
 - while a drawing runs the button says so and cannot be pressed; the new grid replaces the old one,
-  so two quick presses leave one grid;
+  so two quick presses leave one grid. The kernel reads one message at a time, so a click sent while
+  a drawing runs waits in its queue and arrives just after the drawing ends, when the button is free
+  again: a click that arrives within ``QUEUED_CLICK_SECONDS`` of the end of a press's work was made
+  during it, and is dropped;
 - a prompt the grammar does not know, or any error inside the drawing, shows as one line in the box
   itself (an exception in a widget callback otherwise goes to a log the attendee never sees), in
   place of the grid.
@@ -15,12 +18,14 @@ The drawing itself is the notebook's: ``draw(prompt, seed)`` returns a matplotli
 from __future__ import annotations
 
 import html
+import time
 from typing import Callable
 
 from .captions import CaptionError
 
 BUSY_LABEL = "Drawing…"
 DRAW_LABEL = "Draw"
+QUEUED_CLICK_SECONDS = 0.25  # quicker than anyone sees a new grid and clicks again
 
 
 def one_line(error: BaseException) -> str:
@@ -46,7 +51,8 @@ class DrawBox:
         self.button = widgets.Button(description=DRAW_LABEL, button_style="primary")
         self.message = widgets.HTML()  # one line: which seed drew the grid, or why nothing was drawn
         self.output = widgets.Output()
-        self.button.on_click(lambda _button: self.press())
+        self.finished_at = float("-inf")  # time.monotonic() when the last drawing ended
+        self.button.on_click(self._clicked)
         self.view = widgets.VBox([widgets.HBox([self.prompt, self.button]),
                                   widgets.HBox([self.seed, *controls]), self.message, self.output])
         self.view.add_class("draw-box")  # how the browser test (and a learner's CSS) finds it
@@ -71,6 +77,15 @@ class DrawBox:
         self._say(f"seed {seed} drew this grid (type {seed} in Seed to draw it again); "
                   f"the next press draws new candidates")
         return True
+
+    def _clicked(self, _button) -> bool:
+        """The button's handler: a press, unless the click was queued while the last drawing ran."""
+        if time.monotonic() - self.finished_at < QUEUED_CLICK_SECONDS:
+            return False
+        try:
+            return self.press()
+        finally:  # after the grid is shown: showing it takes a while too
+            self.finished_at = time.monotonic()
 
     def _show(self, figure) -> None:
         import matplotlib.pyplot as plt

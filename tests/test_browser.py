@@ -25,11 +25,14 @@ from pathlib import Path
 
 import pytest
 
+from course_lib.draw_box import QUEUED_CLICK_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRED = os.environ.get("COURSE_BROWSER_REQUIRED") == "1"
 SCREENSHOTS = Path(os.environ.get("COURSE_BROWSER_SCREENSHOTS", "/tmp"))  # where a timed-out page is kept
 RUN_SECONDS = 240  # Run All of one notebook in smoke mode: 10-40 s here, on a quiet 2-core CPU
+DRAW_SECONDS = 60  # one press of 09's Draw box in smoke mode: a few seconds here
 
 pytestmark = [pytest.mark.notebook, pytest.mark.browser]
 
@@ -167,16 +170,32 @@ class Box:
 
     def press(self, prompt: str, until: str) -> str:
         """Type ``prompt``, press Draw, wait for a line containing ``until``; the line."""
+        before = self.message
         self.root.locator("input[type=text]").fill(prompt)
+        self.look_at_the_grid()
         self.button.click()
-        self.wait_for(until)
+        self.wait_for(until, unlike=before)
         return self.message
 
-    def wait_for(self, text: str) -> None:
-        self.page.wait_for_function(
-            "([box, text]) => { const m = box.querySelector('.draw-box-message');"
-            " return m && m.textContent.includes(text) && !box.querySelector('button').disabled; }",
-            arg=[self.root.element_handle(), text], timeout=RUN_SECONDS * 1000, polling=200)
+    def look_at_the_grid(self) -> None:
+        """Wait as long as a person looks before pressing again: the box drops a click that comes
+        sooner, as one queued while the last drawing ran (course_lib.draw_box)."""
+        self.page.wait_for_timeout(2000 * QUEUED_CLICK_SECONDS)
+
+    def wait_for(self, text: str, unlike: str | None = None) -> None:
+        """Wait until the box's line contains ``text`` (and is no longer ``unlike``, the line before
+        the press) and the button is free; say what the box shows if it does not come."""
+        try:
+            self.page.wait_for_function(
+                "([box, text, unlike]) => { const m = box.querySelector('.draw-box-message');"
+                " return m && m.textContent.includes(text) && m.textContent !== unlike"
+                " && !box.querySelector('button').disabled; }",
+                arg=[self.root.element_handle(), text, unlike], timeout=DRAW_SECONDS * 1000, polling=200)
+        except Exception:
+            self.page.screenshot(path=str(SCREENSHOTS / "draw_box.png"))
+            seed = self.root.locator("input[type=number]").input_value()
+            raise AssertionError(f"waited {DRAW_SECONDS} s for {text!r}; the box says {self.message!r}, "
+                                 f"seed {seed}, button {self.button.inner_text()!r}") from None
 
 
 def test_the_draw_box_draws_new_candidates_each_press_and_explains_bad_prompts(lab):
@@ -192,6 +211,7 @@ def test_the_draw_box_draws_new_candidates_each_press_and_explains_bad_prompts(l
     assert box.grids().first.get_attribute("src") != first, "a second press must draw new candidates"
     assert box.grids().count() == 1
 
+    box.look_at_the_grid()
     box.button.dispatch_event("click")  # two quick presses, the second before the first is drawn
     box.button.dispatch_event("click")
     box.wait_for(f"seed {seed + 2} drew")

@@ -2,6 +2,8 @@
 
 tests/test_browser.py presses the same box in JupyterLab and looks at the grid it draws.
 """
+from types import SimpleNamespace
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,7 +12,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("ipywidgets")
 
-from course_lib import captions  # noqa: E402
+from course_lib import captions, draw_box  # noqa: E402
 from course_lib.draw_box import BUSY_LABEL, DRAW_LABEL, DrawBox, one_line  # noqa: E402
 
 
@@ -72,3 +74,16 @@ def test_a_press_while_drawing_is_ignored():
 
 def test_one_line_flattens_messages():
     assert one_line(ValueError("two\n  lines")) == "ValueError: two lines"
+
+
+def test_a_click_queued_during_a_drawing_is_dropped_and_a_later_click_draws(monkeypatch):
+    drawing = Recorder()
+    box = DrawBox(drawing, "a red circle")
+    now = SimpleNamespace(monotonic=iter([99.0, 100.0, 100.1]).__next__)  # click, drawing ends, queued click
+    monkeypatch.setattr(draw_box, "time", now)
+    box.button.click()  # the kernel handles the first click ...
+    box.button.click()  # ... then the one sent while it drew: dropped
+    assert drawing.calls == [("a red circle", 0)]
+    now.monotonic = lambda: 101.0  # a second later, a learner clicks again
+    box.button.click()
+    assert drawing.calls == [("a red circle", 0), ("a red circle", 1)]
