@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from course_lib import checkpoints
+from course_lib import checkpoints, paths
 from course_lib.checkpoints import CheckpointError
 
 
@@ -230,3 +230,15 @@ def test_from_checkpoint_loads_a_shipped_model_by_name_and_refuses_another_class
         gan.GAN.from_checkpoint("vqgan")
     with pytest.raises(CheckpointError, match="is missing"):
         vqgan.VQGAN.from_checkpoint("no/such/vqgan")
+
+
+SHIPPED_BUDGET_BYTES = 40 * 10**6  # the README's budget for course_lib/data: every pip install and clone carries it
+
+
+def test_the_shipped_files_stay_within_their_budget_and_are_safetensors_or_json():
+    files = [path for path in paths.DATA_DIR.rglob("*") if path.is_file()]
+    total = sum(path.stat().st_size for path in files)
+    assert total <= SHIPPED_BUDGET_BYTES, (
+        f"course_lib/data holds {total / 1e6:.1f} MB, over its {SHIPPED_BUDGET_BYTES / 1e6:.0f} MB budget: "
+        "make a checkpoint smaller, or raise the budget in the README and here with a reason")
+    assert {path.suffix for path in files} <= {".safetensors", ".json"}, sorted(path.name for path in files)
