@@ -57,9 +57,12 @@ def execute(nb, cwd: str | Path, *, mode: str = "smoke", timeout: int | None = N
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError
 
+    from .kernel_client import RecheckingKernelManager
+
     timeout, name = timeout or CELL_SECONDS[mode], name or f"the notebook in {cwd}"
     running: dict[str, int] = {}
     client = NotebookClient(nb, timeout=timeout, startup_timeout=START_SECONDS, kernel_name="python3",
+                            kernel_manager_class=RecheckingKernelManager,  # no reply left unseen: kernel_client
                             allow_errors=allow_errors, resources={"metadata": {"path": str(cwd)}},
                             on_cell_start=lambda cell, cell_index: running.update(index=cell_index))
     with kernel_environment(mode, **extra):

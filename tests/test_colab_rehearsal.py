@@ -46,7 +46,7 @@ def test_a_colab_like_install_runs_the_pipeline_notebook(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"HF_HUB_OFFLINE": "1"}
-    pip = [python, "-m", "pip", "install", "-q"]
+    pip = [python, "-m", "pip", "install", "-q", "--no-compile"]  # no .pyc for torch's thousands of files: 13 s less
     # what a Colab runtime already has: torch, a Jupyter kernel, and the ipywidgets its own front end
     # renders (7.7.1 since 2022, googlecolab/colabtools#3020; not checked against today's runtime here)
     runtime = [f"{name}=={importlib.metadata.version(name)}" for name in ("torch", "torchvision")]

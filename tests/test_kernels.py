@@ -64,3 +64,57 @@ def test_a_cell_past_its_time_fails_at_once_naming_the_notebook_and_cell(tmp_pat
 def test_every_mode_has_a_cell_time_limit():
     assert set(kernels.CELL_SECONDS) == set(course_lib.MODES)
     assert kernels.CELL_SECONDS["smoke"] < kernels.CELL_SECONDS["workshop"] < kernels.CELL_SECONDS["full"]
+
+
+class SocketThatMissesItsWakeUp:
+    """A socket holding a message whose arrival the event loop was never told of: a poll with a
+    timeout finds it only when its timeout fires, as pyzmq's asyncio poll does after a lost edge."""
+
+    def __init__(self, holding: bool):
+        self.holding, self.waited = holding, []
+
+    async def poll(self, milliseconds):
+        import asyncio
+
+        self.waited.append(milliseconds)
+        await asyncio.sleep(milliseconds / 1000)
+        return int(self.holding)
+
+    async def recv_message(self):
+        return {"msg_type": "execute_reply"}
+
+
+def test_a_reply_whose_wake_up_was_lost_is_read_within_a_recheck_not_at_the_timeout():
+    import asyncio
+    from queue import Empty
+
+    from course_lib import kernel_client
+
+    def channel(socket):
+        made = object.__new__(kernel_client.RecheckingChannel)  # no real kernel: the wait is what is tested
+        made.socket, made._recv = socket, socket.recv_message
+        return made
+
+    start = time.perf_counter()
+    assert asyncio.run(channel(SocketThatMissesItsWakeUp(holding=True)).get_msg(timeout=60)) == {"msg_type": "execute_reply"}
+    assert time.perf_counter() - start < 5 * kernel_client.RECHECK_SECONDS, "it waited for the timeout"
+    empty = SocketThatMissesItsWakeUp(holding=False)
+    start = time.perf_counter()
+    with pytest.raises(Empty):
+        asyncio.run(channel(empty).get_msg(timeout=1.2))
+    assert 1.2 <= time.perf_counter() - start < 3 and max(empty.waited) <= 1000 * kernel_client.RECHECK_SECONDS
+
+
+def test_notebooks_run_with_the_rechecking_client(tmp_path, monkeypatch):
+    from course_lib import kernel_client
+
+    waits = []
+    get_msg = kernel_client.RecheckingChannel.get_msg
+
+    async def counted(self, timeout=None):
+        waits.append(timeout)
+        return await get_msg(self, timeout)
+
+    monkeypatch.setattr(kernel_client.RecheckingChannel, "get_msg", counted)
+    kernels.execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), tmp_path)
+    assert waits, "kernels.execute waited for its replies without the rechecking channel"
