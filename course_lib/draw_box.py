@@ -51,7 +51,7 @@ class DrawBox:
         self.button = widgets.Button(description=DRAW_LABEL, button_style="primary")
         self.message = widgets.HTML()  # one line: which seed drew the grid, or why nothing was drawn
         self.output = widgets.Output()
-        self.finished_at = float("-inf")  # time.monotonic() when the last drawing ended
+        self.finished_at = float("-inf")  # time.monotonic() when the last press's work (grid shown) ended
         self.button.on_click(self._clicked)
         self.view = widgets.VBox([widgets.HBox([self.prompt, self.button]),
                                   widgets.HBox([self.seed, *controls]), self.message, self.output])

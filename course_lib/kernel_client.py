@@ -9,7 +9,7 @@ send on the same socket, a look at its state) is not signalled again. pyzmq's as
 at the socket itself only when its timeout fires, so the wait lasted exactly as long as the
 timeout nbclient gave it (the cell limit, 180 s in smoke mode). The same lost edge on the kernel's
 side of the socket is ipython/ipykernel#1554 (fixed in ipykernel 7.4 by ipython/ipykernel#1529);
-this is the client's side, which no release fixes yet.
+this is the client's side, which jupyter_client's own channel (8.10 here) does not guard against.
 
 The cure is not to trust the edge alone: ``RecheckingChannel.get_msg`` waits in slices of
 ``RECHECK_SECONDS`` and looks at the socket after each, so a missed wake-up costs at most one slice
