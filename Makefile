@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 # Jupyter refuses to start as root (containers, cloud machines) unless told it may.
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# OpenMP threads that spin for a core another process wants slow a kernel many times over: kernels.GOMP_SPINCOUNT.
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/ --LabApp.app_settings_dir=$(CURDIR)/lab/settings $(AS_ROOT)  # lab/settings: no news pop-up, kernel starts unasked
+	GOMP_SPINCOUNT=$${GOMP_SPINCOUNT:-1000} $(VENV)/bin/jupyter lab notebooks/ --LabApp.app_settings_dir=$(CURDIR)/lab/settings $(AS_ROOT)  # lab/settings: no news pop-up, kernel starts unasked
 
 test: setup
 	$(PY) -m pytest -q

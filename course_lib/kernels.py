@@ -17,12 +17,21 @@ from .paths import IMPORT_ROOT
 
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
+# torch's Linux wheels parallelise with GNU OpenMP, whose idle threads spin 300,000 times at each barrier
+# before they sleep. When another process wants a core, a spinning thread holds it while the thread it
+# waits for is descheduled, and torch's many small operations wait at a barrier each. Notebook 09 in smoke
+# mode, beside one busy loop on this 2-core machine: over 360 s with the default count (twice), 19-21 s
+# with 1,000, and 13-14 s on a quiet machine with either count (kernels.execute timed by hand, 2026-12-04).
+GOMP_SPINCOUNT = "1000"
+
 
 @contextlib.contextmanager
 def kernel_environment(mode: str, **extra: str) -> Iterator[None]:
     """Within the block, kernels start with ``COURSE_MODE=mode``, the inline backend, this course_lib
-    importable, and the ``extra`` variables; the old values (or their absence) come back after."""
+    importable, OpenMP threads that stop spinning soon (``GOMP_SPINCOUNT``, unless already set), and
+    the ``extra`` variables; the old values (or their absence) come back after."""
     changes = {"COURSE_MODE": mode, "MPLBACKEND": INLINE_BACKEND,
+               "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT", GOMP_SPINCOUNT),
                "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_ROOT), os.environ.get("PYTHONPATH")])),
                **extra}
     saved = {name: os.environ.get(name) for name in changes}

@@ -6,6 +6,11 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("COURSE_MODE", "smoke")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+from course_lib import kernels  # noqa: E402  (light: no torch)
+
+# for this process and every process it starts; set before torch loads OpenMP, which reads it once
+os.environ.setdefault("GOMP_SPINCOUNT", kernels.GOMP_SPINCOUNT)
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
