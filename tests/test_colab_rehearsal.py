@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from course_lib import colab
 
@@ -31,6 +32,27 @@ print("ran", len(nb.cells), "cells")
 """
 
 
+def _link_preinstalled(names: tuple[str, ...], site_packages: Path) -> None:
+    """Put ``names``, and every distribution they require, into ``site_packages`` as links to this
+    environment's install of them: the packages a Colab runtime comes with, without copying the 5 GB that
+    torch and the CUDA libraries its wheel requires take (a copy took about a minute here). pip in the
+    fresh environment then finds them installed, as it does on Colab."""
+    todo, seen = list(names), set()
+    while todo:
+        dist = importlib.metadata.distribution(todo.pop())
+        if dist.name.lower() in seen:
+            continue
+        seen.add(dist.name.lower())
+        for top in {Path(str(file)).parts[0] for file in dist.files or []} - {".."}:  # "..": scripts in bin/
+            link = site_packages / top
+            if not link.exists():
+                link.symlink_to(dist.locate_file(top))
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+
+
 def _head() -> str:
     done = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     if done.returncode != 0:
@@ -46,11 +68,13 @@ def test_a_colab_like_install_runs_the_pipeline_notebook(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")} | {"HF_HUB_OFFLINE": "1"}
-    pip = [python, "-m", "pip", "install", "-q", "--no-compile"]  # no .pyc for torch's thousands of files: 13 s less
+    pip = [python, "-m", "pip", "install", "-q", "--no-compile"]  # no .pyc for the thousands of files: faster
     # what a Colab runtime already has: torch, a Jupyter kernel, and the ipywidgets its own front end
     # renders (7.7.1 since 2022, googlecolab/colabtools#3020; not checked against today's runtime here)
-    runtime = [f"{name}=={importlib.metadata.version(name)}" for name in ("torch", "torchvision")]
-    subprocess.run(pip + runtime + ["ipykernel<7", "ipywidgets==7.7.1"], check=True, env=env, cwd=work)
+    site_packages = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                        capture_output=True, text=True, check=True).stdout.strip())
+    _link_preinstalled(("torch", "torchvision"), site_packages)
+    subprocess.run(pip + ["ipykernel<7", "ipywidgets==7.7.1"], check=True, env=env, cwd=work)
     # what the setup cell runs, with the repository at this commit in place of the published tag
     cell = colab.setup_source(f"file://{ROOT}", _head())
     url = next(word.strip('"],') for word in cell.split() if word.startswith('"git+'))
