@@ -61,7 +61,7 @@ def _guidance(value: str) -> float:
     if not 0 <= scale <= MAX_GUIDANCE:  # also false for nan
         raise argparse.ArgumentTypeError(
             f"--guidance takes a number from 0 to {MAX_GUIDANCE:g}, got {value!r}: 1 (the default) is plain "
-            "conditional sampling, above 1 follows the prompt more strongly, 0 ignores the prompt")
+            "conditional sampling, above 1 pushes it towards the prompt, 0 ignores the prompt")
     return scale
 
 
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     draw.add_argument("--seed", type=_seed, default=0, help="0 to 2**64 - 1; the same seed draws the same pictures")
     draw.add_argument("--guidance", type=_guidance, default=None,
                       help=f"classifier-free guidance scale, 0 to {MAX_GUIDANCE:g}: 1 (default) is plain conditional "
-                           "sampling, above 1 follows the prompt more strongly, 0 ignores it")
+                           "sampling, above 1 pushes it towards the prompt, 0 ignores it")
     draw.add_argument("--device", choices=("cpu", "cuda"), default=None)
     draw.add_argument("--checkpoints", type=_folder, default=None, metavar="DIR",
                       help="a folder that train --out wrote: each of bart, vqgan and clip found there is used "
