@@ -1,0 +1,31 @@
+"""Ablation records: written, read back, printed, and refused when missing or corrupt."""
+import json
+
+import pytest
+
+from course_lib import ablations
+
+
+def test_round_trip_and_table(tmp_path):
+    arms = {"recipe": {"sharpness": 0.61, "recon_agreement": 0.98},
+            "disc_weight=0": {"sharpness": 0.52, "recon_agreement": 0.99}}
+    ablations.save("demo", "what does D add?", arms, {"steps": 10}, 3.2, folder=tmp_path)
+    record = ablations.load("demo", folder=tmp_path)
+    assert record["arms"] == arms and record["budget"] == {"steps": 10}
+    assert record["measured"]["seconds"] == 3.2
+    text = ablations.table(record, ["sharpness"])
+    assert "disc_weight=0" in text and "0.520" in text and "recon_agreement" not in text
+
+
+def test_missing_record_names_what_is_shipped(tmp_path):
+    ablations.save("demo", "q", {"a": {"x": 1.0}}, {}, 1.0, folder=tmp_path)
+    with pytest.raises(ablations.AblationError, match=r"no ablation 'other'.*shipped: demo"):
+        ablations.load("other", folder=tmp_path)
+
+
+def test_corrupt_record_is_refused(tmp_path):
+    ablations.path("bad", tmp_path).write_text(json.dumps({"name": "bad"}))
+    with pytest.raises(ablations.AblationError, match="not an ablation record"):
+        ablations.load("bad", folder=tmp_path)
+    with pytest.raises(ablations.AblationError, match="no arms"):
+        ablations.save("empty", "q", {}, {}, 1.0, folder=tmp_path)
