@@ -292,3 +292,52 @@ def variety(images, prompt: str) -> int:
             answers.add(tuple(v for o, sp in zip(objects, spec.objects) for v in _left_open(o, sp)))
     return len(answers)
 
+
+
+# ---------------------------------------------------------------- what kind of mistake a picture makes
+
+MISTAKE_KINDS = ("colour", "shape", "size", "position", "objects")
+"""The kinds of mistake ``mistakes`` tells apart: an object's colour, shape or size differs from the
+caption's; its cell or the relation between two objects does ("position"); or the picture does not
+show the caption's number of objects, or reads as no valid scene at all ("objects")."""
+
+
+def _wrong_attributes(obj: Obj, spec: _captions.ObjSpec) -> set[str]:
+    said = (("colour", obj.color, spec.color), ("shape", obj.shape, spec.shape),
+            ("size", obj.size, spec.size), ("position", obj.cell, spec.cell))
+    return {kind for kind, shown, asked in said if asked is not None and shown != asked}
+
+
+def _kinds(scene: Scene | None, spec: _captions.CaptionSpec) -> frozenset[str]:
+    if scene is None or len(scene.objects) != len(spec.objects):
+        return frozenset({"objects"})
+    if len(spec.objects) == 1:
+        return frozenset(_wrong_attributes(scene.objects[0], spec.objects[0]))
+    # Two objects: pair them with the caption's two the way that explains the picture with the fewest
+    # mistakes, so "a red circle above a blue square" drawn as a blue square above a red circle is one
+    # mistake (the relation), not four (both colours and both shapes).
+    pairings = []
+    for a, b in (scene.objects, scene.objects[::-1]):
+        wrong = _wrong_attributes(a, spec.objects[0]) | _wrong_attributes(b, spec.objects[1])
+        if relation_between(a, b) != spec.relation:
+            wrong.add("position")
+        pairings.append(frozenset(wrong))
+    return min(pairings, key=len)
+
+
+def mistakes(images, prompts: Sequence[str]) -> list[frozenset[str]]:
+    """For each picture, the kinds of mistake (from ``MISTAKE_KINDS``) it makes against its caption;
+    empty exactly when ``caption_correct`` says it is right. A picture may make several, e.g. a wrong
+    colour and a wrong size. Counting them over a model's wrong pictures says which concept it has
+    not learnt, the question behind notebook 07's token noise."""
+    readings = read(images)
+    if len(readings) != len(prompts):
+        raise ValueError(f"{len(readings)} pictures but {len(prompts)} captions")
+    return [_kinds(r.scene, _captions.parse(p)) for r, p in zip(readings, prompts)]
+
+
+def mistake_counts(images, prompts: Sequence[str]) -> dict[str, int]:
+    """How many pictures make each kind of mistake, plus "wrong" (pictures with any) and "pictures"."""
+    found = mistakes(images, prompts)
+    counts = {kind: sum(kind in m for m in found) for kind in MISTAKE_KINDS}
+    return {**counts, "wrong": sum(bool(m) for m in found), "pictures": len(found)}

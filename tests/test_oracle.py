@@ -155,3 +155,47 @@ def test_variety_counts_distinct_answers_to_what_a_prompt_leaves_open():
     pair = shapes.Scene((Obj("circle", "red", "big", 1), Obj("square", "blue", "small", 4)))
     flipped = shapes.Scene((Obj("square", "blue", "small", 4), Obj("circle", "red", "small", 1)))
     assert oracle.variety(shapes.render([pair, flipped]), "a red circle above a blue square") == 2
+
+
+def test_mistakes_name_each_kind_and_are_empty_exactly_when_the_caption_is_right():
+    pair = shapes.Scene((Obj("circle", "red", "big", 1), Obj("square", "blue", "small", 4)))
+    one = shapes.Scene((Obj("circle", "red", "big", 0),))
+    cases = [  # (scene, caption, kinds the picture gets wrong)
+        (one, "a big red circle in the top left corner", set()),
+        (one, "a blue circle", {"colour"}),
+        (one, "a red square", {"shape"}),
+        (one, "a small red circle", {"size"}),
+        (one, "a red circle in the center", {"position"}),
+        (one, "a small blue square in the bottom right corner", {"colour", "shape", "size", "position"}),
+        (one, "a red circle above a blue square", {"objects"}),  # one object for a caption of two
+        (pair, "a red circle", {"objects"}),  # two for one
+        (pair, "a red circle above a blue square", set()),
+        (pair, "a blue square above a red circle", {"position"}),  # swapped: the relation, not 4 attributes
+        (pair, "a green circle above a blue square", {"colour"}),
+        (pair, "a red circle left of a blue square", {"position"}),
+        (pair, "a red circle above a big blue square", {"size"}),
+    ]
+    scenes, prompts, expected = zip(*cases)
+    images = shapes.render(scenes)
+    found = oracle.mistakes(images, prompts)
+    assert [set(m) for m in found] == list(expected)
+    assert [not m for m in found] == oracle.caption_correct(images, prompts)
+    assert all(m <= set(oracle.MISTAKE_KINDS) for m in found)
+
+
+def test_mistakes_of_garbage_and_of_many_rendered_scenes():
+    torch.manual_seed(0)
+    noise = torch.rand(20, 3, 32, 32)
+    assert oracle.mistakes(noise, ["a red circle"] * 20) == [frozenset({"objects"})] * 20
+    rng = random.Random(1)
+    scenes = shapes.sample_scenes(300, seed=15, kind="mixed")
+    prompts = [captions.describe(s, rng) for s in scenes]
+    images = shapes.render(scenes)
+    shifted = prompts[1:] + prompts[:1]  # wrong captions: every picture makes some mistake
+    found = oracle.mistakes(images, shifted)
+    assert [not m for m in found] == oracle.caption_correct(images, shifted)
+    counts = oracle.mistake_counts(images, shifted)
+    assert counts["pictures"] == 300 and counts["wrong"] == sum(bool(m) for m in found) > 280
+    assert oracle.mistake_counts(images, prompts)["wrong"] == 0
+    with pytest.raises(ValueError, match="2 pictures but 1 captions"):
+        oracle.mistakes(images[:2], prompts[:1])
