@@ -164,7 +164,8 @@ def measure_bart(ctx: Context) -> dict[str, float]:
     """``bart.caption_accuracy`` of one sample per prompt per split and scene kind, and their means:
     ``caption_acc_*`` sampled as ``bart.DEFAULT_SAMPLING`` (``partial_caption_acc_*`` on partial
     prompts), ``t1_caption_acc_*`` at temperature 1 (the model's own distribution, what ``train bart``
-    records); sampling speed (tokens + VQ-GAN decode); translation training speed (``bart.make_step``)."""
+    records); ``heldout_mistakes_KIND_{one,two}``, how many held-out pictures get each kind of
+    ``oracle.MISTAKE_KINDS`` wrong (``_wrong`` any, ``_pictures`` of all); sampling speed (tokens + VQ-GAN decode); translation training speed (``bart.make_step``)."""
     model, tokenizer = _translator(ctx)
     n = ctx.budget.prompts
 
@@ -173,6 +174,9 @@ def measure_bart(ctx: Context) -> dict[str, float]:
 
     figures = by_prompt_set(accuracy(bart.DEFAULT_SAMPLING), n)
     figures |= {f"t1_{k}": v for k, v in by_prompt_set(accuracy({"temperature": 1.0}), n, partial=(False,)).items()}
+    for kind in shapes.KINDS:  # which kinds of mistake the held-out pictures make (notebook 07's token noise)
+        counts = bart.mistake_counts(model, tokenizer, prompts(n, "heldout", kind), **bart.DEFAULT_SAMPLING)
+        figures |= {f"heldout_mistakes_{name}_{kind}": float(count) for name, count in counts.items()}
     seen, side = prompts(n, "train", "two"), int(model.config.image_tokens ** 0.5)
     draw = lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side))
     figures |= generation_speed(draw, n)

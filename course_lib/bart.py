@@ -365,21 +365,32 @@ def train(model: CaptionToImageBart, training: BartTraining, image_tokenizer, *,
 
 
 @torch.no_grad()
-def caption_accuracy(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], *,
-                     seed: int = 0, batch_size: int = 200, **sampling) -> float:
+def pictures(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], *,
+             seed: int = 0, batch_size: int = 200, **sampling) -> torch.Tensor:
+    """One sampled picture per prompt: ``sample`` then the image tokenizer's decode, in batches."""
+    generator = torch.Generator().manual_seed(seed)
+    device = device_of(image_tokenizer)
+    images = []
+    for start in range(0, len(prompts), batch_size):
+        codes = sample(model, list(prompts[start:start + batch_size]), generator=generator, **sampling)
+        side = int(codes.shape[1] ** 0.5)
+        images.append(image_tokenizer.decode(codes.view(-1, side, side).to(device)).cpu())
+    return torch.cat(images)
+
+
+def caption_accuracy(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], **sampling) -> float:
     """Oracle caption accuracy of one sampled picture per prompt."""
     from . import oracle
 
-    generator = torch.Generator().manual_seed(seed)
-    device = device_of(image_tokenizer)
-    correct = []
-    for start in range(0, len(prompts), batch_size):
-        chunk = list(prompts[start:start + batch_size])
-        codes = sample(model, chunk, generator=generator, **sampling)
-        side = int(codes.shape[1] ** 0.5)
-        images = image_tokenizer.decode(codes.view(-1, side, side).to(device)).cpu()
-        correct += oracle.caption_correct(images, chunk)
-    return sum(correct) / len(correct)
+    return oracle.caption_accuracy(pictures(model, image_tokenizer, prompts, **sampling), prompts)
+
+
+def mistake_counts(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], **sampling) -> dict[str, int]:
+    """``oracle.mistake_counts`` of one sampled picture per prompt: how many pictures get the colour,
+    shape, size, position or number of objects wrong (a picture may get several wrong)."""
+    from . import oracle
+
+    return oracle.mistake_counts(pictures(model, image_tokenizer, prompts, **sampling), prompts)
 
 
 def evaluate(model: CaptionToImageBart, image_tokenizer, n: int = 200) -> dict[str, float]:
