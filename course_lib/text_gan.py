@@ -15,7 +15,9 @@ picture shows the wrong thing. The matching-aware D of GAN-CLS is trained on thr
 3. (fake image, right caption) → 0
 
 with Reed et al.'s weights, L_D = -[log s_r + (log(1 - s_w) + log(1 - s_f)) / 2]. G keeps the
-non-saturating loss -log s_f.
+non-saturating loss -log s_f. ``TextGANTraining.wrong_weight`` moves the share of the "0" verdict
+between the two fake pairs: ½ is Reed et al.'s, 0 drops the wrong pair and leaves the plain
+conditional D of ``gan.discriminator_loss`` (``benchmarks/ablation_gan_cls.py`` measures both).
 
 The text encoder. Reed et al. pre-trained theirs (a char-CNN-RNN) on pairs of bird and flower
 pictures and descriptions, so that φ(t) already says what a description means before the GAN
@@ -40,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import checkpoints, clip, device_of, eval_sets, oracle
+from . import checkpoints, clip, device_of, eval_sets, gan, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .gan import Discriminator, Generator, InstanceNoise, generator_loss, init_weights
@@ -73,6 +75,7 @@ class TextGANTraining(Training):
     n_train: int = 10_000  # ShapesWorld (image, caption) pairs, train split
     kind: str = "one"  # scenes to learn: "one" object, "two" in a relation, or "mixed"
     instance_noise: float = 0.0  # starting std of the noise on D's pictures, fading to 0 (``gan.InstanceNoise``)
+    wrong_weight: float = 0.5  # D's weight on the (wrong, right) pair, 1 - it on (fake, right); 0: no wrong pair
 
 
 PRESETS = {
@@ -171,12 +174,14 @@ def mismatched(images: torch.Tensor) -> torch.Tensor:
 
 
 def discriminator_loss(real_right: torch.Tensor, wrong_right: torch.Tensor,
-                       fake_right: torch.Tensor) -> torch.Tensor:
+                       fake_right: torch.Tensor, wrong_weight: float = 0.5) -> torch.Tensor:
     """GAN-CLS's D loss from the logits of its three pairs (Reed et al. 2016, Algorithm 1):
-    (real, right) → 1, (wrong, right) → 0, (fake, right) → 0, the two "0" terms weighted ½ each."""
+    (real, right) → 1, (wrong, right) → 0, (fake, right) → 0, the two "0" terms weighted
+    ``wrong_weight`` and 1 - ``wrong_weight`` (Reed et al.: ½ each)."""
     bce = F.binary_cross_entropy_with_logits
     return (bce(real_right, torch.ones_like(real_right))
-            + (bce(wrong_right, torch.zeros_like(wrong_right)) + bce(fake_right, torch.zeros_like(fake_right))) / 2)
+            + wrong_weight * bce(wrong_right, torch.zeros_like(wrong_right))
+            + (1 - wrong_weight) * bce(fake_right, torch.zeros_like(fake_right)))
 
 
 def optimizers(model: TextGAN, training: TextGANTraining) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
@@ -190,13 +195,17 @@ def optimizers(model: TextGAN, training: TextGANTraining) -> tuple[torch.optim.O
 
 
 def train_step(model: TextGAN, opt_g, opt_d, real: torch.Tensor, prompts: Sequence[str],
-               z: torch.Tensor) -> dict[str, float]:
-    """One round of GAN-CLS on real pictures (B, 3, 32, 32), their captions and noise z (B, z_dim)."""
+               z: torch.Tensor, wrong_weight: float = 0.5) -> dict[str, float]:
+    """One round of GAN-CLS on real pictures (B, 3, 32, 32), their captions and noise z (B, z_dim);
+    with ``wrong_weight`` 0, D never sees a wrong pair (a plain conditional GAN)."""
     phi = model.phi(prompts)  # (B, phi_dim), from the frozen encoder
     fake = model.generate(z, phi)  # (B, 3, 32, 32)
     # D's move on the three pairs, all with the right caption
-    d_loss = discriminator_loss(model.score(real, phi), model.score(mismatched(real), phi),
-                                model.score(fake.detach(), phi))
+    if wrong_weight:
+        d_loss = discriminator_loss(model.score(real, phi), model.score(mismatched(real), phi),
+                                    model.score(fake.detach(), phi), wrong_weight)
+    else:  # the wrong pair off: notebook 01's D loss, on pictures paired with their captions
+        d_loss = gan.discriminator_loss(model.score(real, phi), model.score(fake.detach(), phi))
     opt_d.zero_grad()
     d_loss.backward()
     opt_d.step()
@@ -219,7 +228,7 @@ def make_step(model: TextGAN, training: TextGANTraining) -> Callable[[tuple], di
         real, prompts = batch
         real = real.to(device_of(model))
         z = torch.randn(len(real), model.config.z_dim, generator=noise).to(real.device)
-        losses = train_step(model, opt_g, opt_d, real, prompts, z)
+        losses = train_step(model, opt_g, opt_d, real, prompts, z, training.wrong_weight)
         instance_noise.step()
         return losses
 

@@ -1,11 +1,12 @@
 """course_lib.text_gan: the text encoder, shapes, the three-pair loss, gradient flow, determinism."""
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import captions, checkpoints, clip, stages, text_gan
+from course_lib import captions, checkpoints, clip, gan, stages, text_gan
 from course_lib.train import seeded
 
 
@@ -96,6 +97,42 @@ def test_three_pair_loss_is_the_sum_of_its_pairs():
     bce = F.binary_cross_entropy_with_logits
     parts = bce(s[0], torch.ones(5)) + 0.5 * bce(s[1], torch.zeros(5)) + 0.5 * bce(s[2], torch.zeros(5))
     assert torch.allclose(text_gan.discriminator_loss(*s), parts)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.25, 0.5])
+def test_wrong_weight_shares_the_zero_verdict_between_wrong_and_fake(weight):
+    s = [torch.randn(5) for _ in range(3)]
+    bce = F.binary_cross_entropy_with_logits
+    parts = bce(s[0], torch.ones(5)) + weight * bce(s[1], torch.zeros(5)) + (1 - weight) * bce(s[2], torch.zeros(5))
+    assert torch.allclose(text_gan.discriminator_loss(*s, wrong_weight=weight), parts)
+    if weight == 0:  # no wrong pair: notebook 01's D loss
+        assert torch.allclose(text_gan.discriminator_loss(*s, wrong_weight=0.0), gan.discriminator_loss(s[0], s[2]))
+
+
+def test_without_the_wrong_pair_d_never_scores_a_wrong_picture(tiny, monkeypatch):
+    real = torch.rand(4, 3, 32, 32)
+    calls = []
+    monkeypatch.setattr(text_gan, "mismatched", lambda images: calls.append(1) or images.roll(1, dims=0))
+    for weight, wrong_pairs in ((0.5, 1), (0.0, 0)):
+        calls.clear()
+        model = text_gan.TextGAN(tiny.config).train()
+        text_gan.train_step(model, *text_gan.optimizers(model, tiny.training), real, PROMPTS, model.noise(4, 0), weight)
+        assert len(calls) == wrong_pairs
+
+
+def test_wrong_weight_reaches_training_and_changes_the_model(tiny):
+    data = [(torch.rand(3, 32, 32), p) for p in PROMPTS * 2]
+    config, training = tiny
+
+    def trained(weight):
+        with seeded(training.seed):
+            model = text_gan.build(config)
+        return text_gan.train(model, dataclasses.replace(training, wrong_weight=weight), data=data, progress=False)[0]
+
+    assert training.wrong_weight == 0.5  # Reed et al.'s recipe by default
+    recipe, plain = trained(0.5), trained(0.0)
+    assert not torch.equal(recipe.sample(PROMPTS, seed=3), plain.sample(PROMPTS, seed=3))
+    assert torch.equal(plain.sample(PROMPTS, seed=3), trained(0.0).sample(PROMPTS, seed=3))  # same start, same seed
 
 
 def test_step_trains_both_players_and_leaves_the_encoder_frozen(tiny):
