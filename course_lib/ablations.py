@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import platform
 from pathlib import Path
 
@@ -67,14 +68,22 @@ def load(name: str, folder: str | Path = DATA_DIR) -> dict:
     return record
 
 
+def _decimals(column: list[float]) -> int:
+    """Decimals that show a column's largest value to 3 significant digits (at least 3): a sharpness
+    of 0.0097 must not print as 0.010 beside 0.008."""
+    largest = max((abs(v) for v in column), default=0.0)
+    return 3 if largest == 0 else max(3, 2 - math.floor(math.log10(largest)))
+
+
 def table(record: dict, figures: list[str] | None = None) -> str:
     """The record as a text table, one row per arm, for a notebook to print."""
     arms = record["arms"]
     figures = figures or list(next(iter(arms.values())))
     width = max(len(arm) for arm in arms) + 2
+    decimals = {f: _decimals([values[f] for values in arms.values()]) for f in figures}
     lines = [" " * width + "".join(f"{f:>16s}" for f in figures)]
     for arm, values in arms.items():
-        lines.append(f"{arm:<{width}s}" + "".join(f"{values[f]:16.3f}" for f in figures))
+        lines.append(f"{arm:<{width}s}" + "".join(f"{values[f]:16.{decimals[f]}f}" for f in figures))
     m = record["measured"]
     lines.append(f"({m['machine']}, {m['date'][:10]}, {m['seconds']:.0f} s)")
     return "\n".join(lines)

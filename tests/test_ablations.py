@@ -17,6 +17,13 @@ def test_round_trip_and_table(tmp_path):
     assert "disc_weight=0" in text and "0.520" in text and "recon_agreement" not in text
 
 
+def test_table_keeps_small_figures_apart(tmp_path):
+    arms = {"a": {"sharpness": 0.00974, "perplexity": 96.7}, "b": {"sharpness": 0.00791, "perplexity": 79.2}}
+    ablations.save("small", "q", arms, {}, 1.0, folder=tmp_path)
+    text = ablations.table(ablations.load("small", folder=tmp_path))
+    assert "0.00974" in text and "0.00791" in text and "96.700" in text
+
+
 def test_missing_record_names_what_is_shipped(tmp_path):
     ablations.save("demo", "q", {"a": {"x": 1.0}}, {}, 1.0, folder=tmp_path)
     with pytest.raises(ablations.AblationError, match=r"no ablation 'other'.*shipped: demo"):
