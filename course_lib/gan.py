@@ -42,10 +42,15 @@ learning for generative adversarial networks"). Hence a third change, to what G 
   picture is blank moves next to a random live island (that centre + N(0, I)), where G already
   draws something and soon draws something of its own: the cure notebook 05's VQ-VAE applies to its
   dead codes (``course_lib.vq``), applied to z.
+
+Two standard stabilisers a learner meets elsewhere are switches here too, measured against this recipe
+in notebook 01 (``course_lib.gan_stabilisers``): spectral normalisation of D (``GANConfig.d_norm``)
+and the Wasserstein loss with a gradient penalty (``GANTraining.loss = "wgan-gp"``).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import torch
@@ -53,7 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import device_of, eval_sets, oracle
+from . import device_of, eval_sets, gan_stabilisers, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .shapes import all_one_object_scenes
@@ -71,6 +76,7 @@ class GANConfig:
     pack: int = 1  # PacGAN: D judges this many pictures at once (1 = the plain DCGAN discriminator)
     islands: int = 0  # > 0: z lies near one of this many fixed points of N(0, I) (``GAN.noise``); 0: all of N(0, I)
     island_radius: float = 0.1  # std of z around its island's centre
+    d_norm: str = "batch"  # D's normalisation: "batch" (DCGAN), "spectral" (Miyato et al. 2018) or "none"
 
 
 @dataclasses.dataclass
@@ -85,6 +91,8 @@ class GANTraining(Training):
     instance_noise: float = 0.0  # starting std of the noise on D's inputs, fading to 0 (``InstanceNoise``)
     restart_every: int = 0  # > 0 with islands: every this many rounds, move blank islands next to live ones
     restart_offset: float = 1.0  # std of a moved island's distance from the live island it joins
+    loss: str = "bce"  # the game: "bce" (Goodfellow et al.'s, non-saturating G) or "wgan-gp" (Gulrajani et al. 2017)
+    gp_weight: float = 10.0  # λ of WGAN-GP's gradient penalty
 
 
 _TRICKS = dict(instance_noise=0.3)  # every preset's D sees fading noise
@@ -197,6 +205,7 @@ class GAN(Checkpointed, nn.Module):
         self.generator = Generator(config.z_dim, config.width)
         self.discriminator = Discriminator(config.width, pack=config.pack)
         init_weights(self)
+        gan_stabilisers.set_norm(self.discriminator, config.d_norm)  # after init: spectral norm wraps the weights
         if config.islands:
             self.register_buffer("island_centres", torch.randn(config.islands, config.z_dim))
 
@@ -324,9 +333,22 @@ def train_step(model: GAN, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) ->
     return {"D": d_loss.item(), "G": g_loss.item()}
 
 
+def game(model: GAN, training: GANTraining) -> Callable[..., dict[str, float]]:
+    """The round ``training.loss`` names: ``train_step`` or ``gan_stabilisers.wgan_gp_step``."""
+    if training.loss == "bce":
+        return train_step
+    if training.loss != "wgan-gp":
+        raise ValueError(f"unknown GAN loss {training.loss!r}; choose 'bce' or 'wgan-gp'")
+    if model.config.d_norm == "batch":
+        raise ValueError("WGAN-GP penalises each picture's own gradient, and batch norm mixes the pictures "
+                         "of a batch (Gulrajani et al. 2017, section 4): use d_norm='none' or 'spectral'")
+    return functools.partial(gan_stabilisers.wgan_gp_step, weight=training.gp_weight)
+
+
 def make_step(model: GAN, training: GANTraining) -> Callable[[tuple], dict[str, float]]:
-    """``step(batch)`` for ``train.fit``: draws seeded noise, plays one round of the game, lowers
-    D's instance noise and restarts blank islands."""
+    """``step(batch)`` for ``train.fit``: draws seeded noise, plays one round of the game
+    (``training.loss``), lowers D's instance noise and restarts blank islands."""
+    play = game(model, training)
     opt_g, opt_d = optimizers(model, training)
     noise = torch.Generator().manual_seed(training.seed)
     instance_noise = InstanceNoise(model.discriminator, training.instance_noise, training.budget)
@@ -335,7 +357,7 @@ def make_step(model: GAN, training: GANTraining) -> Callable[[tuple], dict[str, 
     def step(batch):
         real = batch[0].to(device_of(model))
         z = model.noise(len(real), generator=noise).to(real.device)
-        losses = train_step(model, opt_g, opt_d, real, z)
+        losses = play(model, opt_g, opt_d, real, z)
         instance_noise.step()
         restarts.step()
         return losses
