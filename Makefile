@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # torch is installed first so the rest resolves against it; override TORCH for another build.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup lab test test-fast demo doctor bench
+.PHONY: setup lab test test-fast demo doctor bench site
 
 setup: $(VENV)/.installed
 
@@ -38,3 +38,6 @@ doctor: setup
 
 bench: setup  # quality and speed of every shipped checkpoint and notebook (about 1 h on a 2-core CPU)
 	$(PY) -m benchmarks.run --stage all --device cpu --notebooks
+
+site: setup  # the rendered edition: every notebook run in workshop mode, as HTML with its pictures, in site/
+	$(PY) -m course_lib site site/ --mode workshop

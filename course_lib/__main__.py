@@ -9,6 +9,8 @@
   which is how the shipped checkpoints are made (with ``--mode full``).
 - ``student-edition OUT_DIR``, ``grade SUBMISSIONS_DIR``, ``colab-cells``, ``mark-exercises``:
   coursework (see ``course_lib.student``, ``course_lib.grade``, ``course_lib.colab``).
+- ``site OUT_DIR [--mode workshop]``: every notebook executed and rendered as HTML with its outputs
+  (``course_lib.rendered``).
 
 Every argument is checked before anything slow starts (loading the models takes seconds, training
 minutes): bad input gets one line on stderr saying what to do, and exit status 2.
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-COURSEWORK = ("student-edition", "grade", "colab-cells", "mark-exercises")
+COURSEWORK = ("student-edition", "grade", "colab-cells", "mark-exercises", "site")
 
 
 def _add_coursework_commands(commands) -> None:
@@ -249,7 +251,11 @@ def _add_coursework_commands(commands) -> None:
     colab.add_argument("--ref", default=None,
                        help="the tag or commit the badges open and the setup cells install (default: v<version>)")
     mark = commands.add_parser("mark-exercises", help="give exercise cells nbgrader's metadata")
-    for command in (student, grade, colab, mark):
+    site = commands.add_parser("site", help="execute every notebook and write the rendered edition (HTML with outputs)")
+    site.add_argument("out", type=Path, help="folder to write index.html and one NAME.html per notebook to")
+    site.add_argument("--mode", choices=("smoke", "workshop", "full"), default="workshop",
+                      help="the mode the notebooks run in (default: workshop, what a laptop makes)")
+    for command in (student, grade, colab, mark, site):
         command.add_argument("--notebooks", type=Path, default=None,
                              help="the folder of the instructor's notebooks (default: notebooks/ in the current "
                                   "folder, e.g. the root of a checkout)")
@@ -270,9 +276,12 @@ def _coursework(args) -> int:
         print(f"error: {name} {problem}; pass --notebooks DIR, the folder of the course's notebooks",
               file=sys.stderr)
         return 2
-    if args.command == "grade" and importlib.util.find_spec("ipykernel") is None:
-        print("error: grading runs each notebook in a Python kernel, and ipykernel is not installed: "
+    if args.command in ("grade", "site") and importlib.util.find_spec("ipykernel") is None:
+        print(f"error: {args.command} runs each notebook in a Python kernel, and ipykernel is not installed: "
               "pip install 'course_lib[lab]'", file=sys.stderr)
+        return 2
+    if args.command == "site" and (problem := _why_unwritable(args.out / "index.html")):
+        print(f"error: cannot write the edition to {args.out}: {problem}", file=sys.stderr)
         return 2
     if args.command == "student-edition":
         written = student.student_edition(args.out, args.notebooks)
@@ -290,6 +299,10 @@ def _coursework(args) -> int:
                   f"and --ref a tag or commit; got {repository!r} and {ref!r}", file=sys.stderr)
             return 2
         print(f"updated {len(colab.add_to_all(args.notebooks, repository, ref))} notebooks for {repository} at {ref}")
+    elif args.command == "site":
+        from .rendered import build
+
+        print(f"wrote the rendered edition: {build(args.out, args.notebooks, args.mode)}")
     else:
         print(f"marked {len(student.mark_all(args.notebooks))} notebooks")
     return 0

@@ -106,10 +106,19 @@ def check_ids(nb) -> dict[str, int]:
 def clear_solutions(source: str) -> str:
     """Replace each solution region (markers included) by the stub, at the BEGIN marker's indentation;
     code outside the markers stays. Remove hidden-test regions entirely."""
+    return _strip(source, solutions=True)
+
+
+def without_hidden_tests(source: str) -> str:
+    """Remove the hidden-test regions only; solutions stay (the rendered edition, ``course_lib.rendered``)."""
+    return _strip(source, solutions=False)
+
+
+def _strip(source: str, solutions: bool) -> str:
     out, skipping = [], None
     for line in source.split("\n"):
         stripped = line.strip()
-        if skipping is None and stripped == BEGIN_SOLUTION:
+        if skipping is None and solutions and stripped == BEGIN_SOLUTION:
             out.append(line[: len(line) - len(line.lstrip())] + STUB)
             skipping = END_SOLUTION
         elif skipping is None and stripped == BEGIN_HIDDEN:

@@ -1,5 +1,6 @@
 """Shared test setup: never touch the network, keep runs small and deterministic."""
 import os
+import time
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -52,8 +53,30 @@ class SmokeRun:
         else:
             self._offset = self.stub_check + 1 - self.solution
             self.nb.cells = self.nb.cells[: self.stub_check + 1] + instructor.cells[self.solution:]
+        self.instructor = instructor
+        start = time.perf_counter()
         kernels.execute(self.nb, path.parent, mode="smoke", allow_errors=True, name=path.name,
                         COURSE_LIB_CACHE=str(cache_dir))
+        self.seconds = time.perf_counter() - start
+
+    def instructor_edition(self):
+        """The instructor's notebook with the outputs of this run: the cells before the first exercise
+        (the same code in both editions; the instructor's markdown, badge included), then the
+        instructor's cells from its solution on. The student's stub and its failed check are left out."""
+        import nbformat
+
+        from course_lib import student
+
+        if self.stub_check is None:
+            return self.nb
+        nb = nbformat.from_dict(self.instructor)
+        before = self.nb.cells[: self.solution]
+        assert [c.source for c in before if c.cell_type == "code"] == \
+            [student.clear_solutions(c.source) for c in nb.cells[: self.solution] if c.cell_type == "code"], \
+            "editions differ before exercise 1"
+        nb.cells = [ran if ran.cell_type == "code" else mine for ran, mine in zip(before, nb.cells)] + \
+            self.nb.cells[self.stub_check + 1:]
+        return nb
 
     def errors(self, cells=None):
         """(index in the notebook, 'Name: message') of each code cell among ``cells`` (a range of

@@ -25,3 +25,22 @@ def test_runs_in_smoke_mode(path, smoke_run):
     """Every cell runs, solutions included (one execution shared with test_student, see conftest.SmokeRun)."""
     errors = smoke_run(path).errors()
     assert not errors, f"{path.name}: " + "; ".join(f"cell {i} failed with {error}" for i, error in errors)
+
+
+@pytest.mark.notebook
+def test_the_rendered_edition_builds_from_the_smoke_runs(smoke_run, tmp_path):
+    """`make site`'s renderer on CI's own executions (no second run): one page per notebook, every page
+    with its pictures embedded and no error, the hidden tests gone, and an index linking them all."""
+    from course_lib import rendered
+
+    runs = {path.stem: smoke_run(path) for path in NOTEBOOKS}
+    lessons = [(stem, run.instructor_edition(), run.seconds) for stem, run in runs.items()]
+    for stem, nb, _ in lessons:
+        assert not rendered.failures(nb), f"{stem}: {rendered.failures(nb)}"
+    index = rendered.write_site(tmp_path, lessons, "smoke").read_text()
+    for stem, nb, _ in lessons:
+        page = (tmp_path / f"{stem}.html").read_text()
+        assert f'href="{stem}.html"' in index
+        assert page.count("data:image/png;base64,") >= 2, f"{stem}.html shows fewer than two pictures"
+        assert "BEGIN HIDDEN TESTS" not in page and "BEGIN SOLUTION" in page, stem
+        assert rendered.title(nb, stem) in page
