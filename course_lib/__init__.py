@@ -29,17 +29,25 @@ def device_of(module):
 
 def device(prefer: str | None = None):
     """The torch device to use: CUDA when present, else CPU. ``prefer="cpu"`` forces the CPU;
-    ``prefer="cuda"`` without a GPU raises a clear error."""
+    ``prefer="cuda"`` without a GPU raises a clear error.
+
+    ``COURSE_DEVICE`` (e.g. ``cpu`` on a GPU runtime, to compare) sets the choice for every notebook
+    and command that does not say ``prefer``. The tests set it to ``meta`` (tensors with shapes and
+    no values) to run the notebooks with their models away from the CPU, where a tensor left behind
+    fails as it would on a GPU (tests/test_devices.py)."""
     import torch
 
-    if prefer == "cpu":
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if prefer == "cuda":
+    chosen = prefer or os.environ.get("COURSE_DEVICE", "").strip() or None
+    if chosen is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        picked = torch.device(chosen)
+    except RuntimeError:
+        raise ValueError(f"{chosen!r} is not a torch device (COURSE_DEVICE or prefer): use cpu or cuda") from None
+    if picked.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("no CUDA GPU is available here; run on the CPU (device('cpu'), or --device cpu "
                            "on the command line), or on Colab choose Runtime > Change runtime type > GPU")
-    return torch.device("cpu")
+    return picked
 
 
 def seed_everything(seed: int = 0) -> None:

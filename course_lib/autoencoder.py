@@ -362,7 +362,7 @@ def train(model: nn.Module, training: AETraining, data=None, *, callback=None, e
     with seeded(training.seed):
         history = fit(make_step(model, training), loader(data, training.batch_size, seed=training.seed),
                       training.budget, every=every, callback=callback, desc=type(model).__name__,
-                      progress=progress)
+                      progress=progress, device=device_of(model))
     return model.eval(), history
 
 

@@ -357,10 +357,11 @@ def train(model: CaptionToImageBart, training: BartTraining, image_tokenizer, *,
         adamw = optimizer(model, training)
         model.train()
         fit(make_denoising_step(model, adamw, rng), datasets.loader(data, training.batch_size, seed=seed),
-            training.denoise_budget, desc="BART denoising", progress=progress)
+            training.denoise_budget, desc="BART denoising", progress=progress, device=model.device)
         history = fit(make_step(model, training, adamw, data.captions, codes, rng),
                       datasets.loader(indexed, training.batch_size, seed=seed + 1), training.budget,
-                      desc="BART translation", every=every, callback=callback, progress=progress)
+                      desc="BART translation", every=every, callback=callback, progress=progress,
+                      device=model.device)
     return model.eval(), history
 
 

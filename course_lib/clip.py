@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 
-from . import captions, eval_sets, oracle, text
+from . import captions, device_of, eval_sets, oracle, text
 from .checkpoints import Checkpointed
 from .shapes import COLOR_NAMES, SHAPES
 from .train import CosineSchedule, History, Preset, Training, fit, pick, seeded
@@ -243,7 +243,8 @@ def train(model: ShapesCLIP, training: ClipTraining, *, callback=None, every: in
     data = datasets.ShapesDataset(training.n_train, kind="mixed", seed=training.seed)
     with seeded(training.seed):
         history = fit(make_step(model.train(), training), datasets.loader(data, training.batch_size, seed=training.seed),
-                      training.budget, desc="CLIP", every=every, callback=callback, progress=progress)
+                      training.budget, desc="CLIP", every=every, callback=callback, progress=progress,
+                      device=device_of(model))
     return model.eval(), history
 
 

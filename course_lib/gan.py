@@ -377,7 +377,8 @@ def train(model: GAN, training: GANTraining, *, data=None, callback=None, every:
     data = training_data(training) if data is None else data
     with seeded(training.seed):  # the instance noise on D's inputs draws from torch's generator
         history = fit(make_step(model.train(), training), loader(data, training.batch_size, seed=training.seed),
-                      training.budget, every=every, callback=callback, desc="GAN", progress=progress)
+                      training.budget, every=every, callback=callback, desc="GAN", progress=progress,
+                      device=device_of(model))
     return model.eval(), history
 
 

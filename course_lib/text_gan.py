@@ -247,7 +247,8 @@ def train(model: TextGAN, training: TextGANTraining, *, data=None, callback=None
     data = training_data(training) if data is None else data
     with seeded(training.seed):  # the instance noise on D's pictures draws from torch's generator
         history = fit(make_step(model.train(), training), loader(data, training.batch_size, seed=training.seed),
-                      training.budget, every=every, callback=callback, desc="GAN-CLS", progress=progress)
+                      training.budget, every=every, callback=callback, desc="GAN-CLS", progress=progress,
+                      device=device_of(model))
     return model.eval(), history
 
 

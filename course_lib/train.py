@@ -4,6 +4,8 @@ Every model in the course trains the same way: draw a batch, take one optimiser 
 losses. Only the step differs, so each lesson writes its step as a function ``step(batch) -> dict of
 losses`` (visible in the notebook) and hands it to ``fit``, which owns the rest: the budget of the
 current mode, a tqdm progress bar, the loss history and a callback every few steps to draw samples.
+Given the model's device, it also runs each step in mixed precision where the hardware computes bf16
+natively (``mixed_precision``).
 """
 from __future__ import annotations
 
@@ -120,6 +122,22 @@ class CosineSchedule:
             group["lr"] = base * self.factor()
 
 
+def mixed_precision(device) -> contextlib.AbstractContextManager:
+    """The precision a training step runs in on ``device``: bf16 autocast on a GPU that computes bf16
+    natively (NVIDIA Ampere and newer: A100, L4, H100), full fp32 everywhere else.
+
+    Under autocast the matrix products and convolutions run in bf16, which such a GPU computes several
+    times faster, while losses, softmax and norms stay in fp32 (PyTorch's autocast op lists), and the
+    weights and the optimiser stay fp32. bf16 keeps fp32's exponent range, so no loss scaling is
+    needed (fp16 would need a ``GradScaler``). Off on the CPU, so that the course's CPU figures are fp32
+    (most laptop CPUs have no bf16 arithmetic), and on a T4 (Colab's free GPU), which only emulates bf16.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @dataclasses.dataclass
 class History:
     """Losses per step (name -> list of floats) and how long training took."""
@@ -153,18 +171,23 @@ def forever(batches: Iterable) -> Iterator:
 
 def fit(step: Callable[[object], Mapping[str, float]], batches: Iterable, budget: Budget, *,
         every: int = 0, callback: Callable[[int, History], None] | None = None,
-        desc: str = "training", history: History | None = None, progress: bool = True) -> History:
+        desc: str = "training", history: History | None = None, progress: bool = True,
+        device=None) -> History:
     """Call ``step`` on batches until the budget is spent; return the loss history.
 
     ``callback(step_index, history)`` runs every ``every`` steps and once at the end (e.g. to show a
-    grid of samples). Passing an earlier ``history`` continues its curves.
+    grid of samples). Passing an earlier ``history`` continues its curves. ``device``: where the
+    model is; each step runs in ``mixed_precision(device)`` (the callback, which draws samples, in fp32).
     """
     history = history if history is not None else History()
     start = time.perf_counter()
     bar = tqdm(total=budget.steps, desc=desc, disable=not progress, leave=True)
     done = 0
+    precision = mixed_precision(device or "cpu")
     for batch in forever(batches):
-        history.record(step(batch))
+        with precision:
+            losses = step(batch)
+        history.record(losses)
         done += 1
         bar.update(1)
         if done % 10 == 0 or done == budget.steps:

@@ -28,11 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 
 
+@torch.autocast("cuda", enabled=False)
 def quantize(z: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Nearest codebook row for each vector: (N, D) vectors, (K, D) codebook -> ((N, D) rows, (N,) ids).
 
-    ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2, computed for every pair, then the argmin over codes.
+    ||z - e||^2 = ||z||^2 - 2 z.e + ||e||^2, computed for every pair, then the argmin over codes. Always
+    in the codebook's precision (fp32), also when training runs in bf16 (``train.mixed_precision``):
+    bf16's 8 bits of mantissa would round near-equal distances together and pick the wrong code.
     """
+    z = z.to(codebook.dtype)
     distances = (z.pow(2).sum(1, keepdim=True)      # (N, 1)
                  - 2 * z @ codebook.t()              # (N, K)
                  + codebook.pow(2).sum(1)[None, :])  # (1, K)
@@ -97,8 +101,10 @@ class VectorQuantizer(nn.Module):
         return VQOutput(z_q, ids.view(b, h, w), loss, codebook_loss, commitment_loss)
 
     @torch.no_grad()
+    @torch.autocast("cuda", enabled=False)
     def _update(self, flat: torch.Tensor, ids: torch.Tensor) -> None:
-        """EMA codebook update and dead-code restart (only while training)."""
+        """EMA codebook update and dead-code restart (only while training), in fp32 as ``quantize``."""
+        flat = flat.to(self.codebook.dtype)
         onehot = F.one_hot(ids, self.codebook_size).type(flat.dtype)   # (N, K)
         self.code_use.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
         if self.ema:

@@ -167,7 +167,7 @@ def fit_tokenizer(model: VQVAE, training: Training, make: Callable, *, callback=
     with seeded(training.seed):
         step = make(model, training, float(images.var()))
         history = fit(lambda batch: step(batch[0]), batches, training.budget, every=every, callback=callback,
-                      desc=type(model).__name__, progress=progress)
+                      desc=type(model).__name__, progress=progress, device=device_of(model))
     return model.eval(), history
 
 

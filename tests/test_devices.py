@@ -8,48 +8,16 @@ device cpu", as a CPU tensor meeting a CUDA weight would. Where a real run reads
 (``.item()``, ``.cpu()``, ``float(...)``), ``MetaReadouts`` hands back ones of the right shape (a
 white picture, a loss of 1, a valid probability vector): only where the tensors live is tested.
 """
+import contextlib
+
 import pytest
 import torch
-from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_map
 
-from course_lib import checkpoints, stages
+from course_lib import checkpoints, stages, train
 from course_lib.train import seeded
+from meta_device import META, MetaReadouts
 
-META = torch.device("meta")
 NEEDS = {"clip": checkpoints.shipped("clip"), "vqvae": checkpoints.shipped("vqvae"), "vqgan": checkpoints.shipped("vqgan")}
-_READOUTS = (torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.cpu, torch.Tensor.__float__, torch.Tensor.__int__,
-             torch.Tensor.__bool__, torch.Tensor.__index__)
-
-
-def _is_meta(value) -> bool:
-    return isinstance(value, torch.Tensor) and value.is_meta
-
-
-def _ones(tensor: torch.Tensor) -> torch.Tensor:
-    """What the CPU would read from a meta tensor, were it all ones."""
-    return torch.ones(tensor.shape, dtype=tensor.dtype)
-
-
-def _to_cpu(args, kwargs) -> bool:
-    """Whether ``Tensor.to(*args, **kwargs)`` asks for the CPU."""
-    target = kwargs.get("device", next((a for a in args if isinstance(a, (str, torch.device))), None))
-    return target is not None and torch.device(target).type == "cpu"
-
-
-class MetaReadouts(TorchFunctionMode):
-    """Reading a meta tensor back (to the CPU, or as a Python number) gives ones; everything else runs."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if args and _is_meta(args[0]) and (func in _READOUTS or (func is torch.Tensor.to and _to_cpu(args[1:], kwargs))):
-            return func(_ones(args[0]), *args[1:], **kwargs)
-        try:
-            return func(*args, **kwargs)
-        except NotImplementedError:  # an op whose output depends on values (bincount, a mask index): run it
-            # on ones on the CPU and put what it returns back on meta (a device mismatch is a RuntimeError)
-            args, kwargs = tree_map(lambda x: _ones(x) if _is_meta(x) else x, (args, kwargs))
-            return tree_map(lambda x: x.to(META) if isinstance(x, torch.Tensor) else x, func(*args, **kwargs))
 
 
 def test_a_cpu_tensor_meeting_a_meta_model_fails_as_on_a_gpu():
@@ -63,9 +31,12 @@ def test_a_cpu_tensor_meeting_a_meta_model_fails_as_on_a_gpu():
 
 
 @pytest.mark.parametrize("name", sorted(stages.STAGES))
-def test_train_and_evaluate_follow_the_models_device(name):
+def test_train_and_evaluate_follow_the_models_device(name, monkeypatch):
     """The tiny preset built as ``Stage.fit`` builds it, moved to ``meta``, trained through the stage's
-    ``train`` and measured through its ``measure``: no tensor may stay behind on the CPU."""
+    ``train`` and measured through its ``measure``: no tensor may stay behind on the CPU, and the
+    training loop is told where the model is (it picks the step's precision by that)."""
+    told = []
+    monkeypatch.setattr(train, "mixed_precision", lambda device: told.append(torch.device(device)) or contextlib.nullcontext())
     stage = stages.STAGES[name]
     needs = {need: NEEDS[need] for need in stage.needs}
     config, training = stage.preset("tiny")
@@ -77,3 +48,39 @@ def test_train_and_evaluate_follow_the_models_device(name):
         assert all(p.is_meta for p in model.parameters())
         figures = stage.measure(model, training, needs)
     assert set(figures) == set(stage.metrics)
+    assert told and set(told) == {META}, f"train.fit was told the model is on {set(told)}"
+
+
+@pytest.mark.parametrize("name", sorted(stages.STAGES))
+def test_every_stage_trains_under_bf16_autocast(name, monkeypatch):
+    """What ``train.mixed_precision`` turns on for a GPU with bf16, tried with the CPU's autocast: every
+    step of the tiny preset must run and give finite losses with bf16 activations beside fp32 weights,
+    buffers and codebooks (a dtype slip would raise here as it would on the GPU)."""
+    entered = []
+
+    def bf16(device):
+        entered.append(torch.device(device).type)
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+    monkeypatch.setattr(train, "mixed_precision", bf16)
+    stage = stages.STAGES[name]
+    needs = {need: NEEDS[need] for need in stage.needs}
+    config, training = stage.preset("tiny")
+    with seeded(training.seed):
+        model = stage.build(config, needs)
+    model, history = stage.train(model, training, needs)
+    assert entered, "every step runs in train.mixed_precision"
+    assert history.steps == training.steps
+    assert all(torch.isfinite(torch.tensor(values)).all() for values in history.losses.values())
+    assert all(p.dtype == torch.float32 for p in model.parameters()), "weights stay fp32 under autocast"
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")  # the autocast is built, never entered, here
+def test_mixed_precision_is_bf16_only_on_a_gpu_that_computes_it(monkeypatch):
+    assert not isinstance(train.mixed_precision("cpu"), torch.autocast)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    on = train.mixed_precision("cuda")
+    assert isinstance(on, torch.autocast) and on.fast_dtype == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
+    assert not isinstance(train.mixed_precision("cuda"), torch.autocast), "a T4 only emulates bf16: fp32 there"
+

@@ -35,6 +35,21 @@ def test_device_choice():
             course_lib.device("cuda")
 
 
+def test_course_device_sets_the_choice_and_a_bad_one_is_refused(monkeypatch):
+    import torch
+
+    monkeypatch.setenv("COURSE_DEVICE", "meta")
+    assert course_lib.device() == torch.device("meta")
+    assert course_lib.device("cpu").type == "cpu"  # an explicit choice wins
+    monkeypatch.setenv("COURSE_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="'gpu' is not a torch device.*use cpu or cuda"):
+        course_lib.device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("COURSE_DEVICE", "cuda")
+        with pytest.raises(RuntimeError, match="no CUDA GPU is available here"):
+            course_lib.device()
+
+
 def test_seed_everything_repeats_random_draws():
     import torch
 

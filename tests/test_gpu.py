@@ -123,3 +123,34 @@ def test_pipeline_draws_on_the_gpu(precision):
     assert drawing.images.shape == (6, 3, 32, 32) and drawing.images.dtype == torch.float32
     assert (drawing.scores[:-1] >= drawing.scores[1:]).all()
     assert torch.isfinite(drawing.scores).all()
+
+
+def test_vq_picks_its_codes_in_fp32_under_autocast():
+    """bf16 would round near-equal distances together; ``vq.quantize`` computes them in fp32 anyway."""
+    from course_lib import vq
+
+    torch.manual_seed(0)
+    z, codebook = torch.randn(4096, 16, device=CUDA), torch.randn(256, 16, device=CUDA)
+    expected = vq.quantize(z, codebook)[1]
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        assert torch.equal(vq.quantize(z, codebook)[1], expected)
+        rounded = (z @ codebook.t()).dtype  # what an undecorated product would give: bf16
+    assert rounded == torch.bfloat16
+
+
+@pytest.mark.parametrize("name", ["gan", "text_gan", "vae", "vqvae", "vqgan", "bart", "clip"])
+def test_every_stage_trains_in_the_gpus_precision(name):
+    """``Stage.fit``'s path on the GPU: ``train.fit`` runs each step in ``train.mixed_precision`` (bf16
+    autocast on a GPU that computes it); losses finite, weights fp32 and on the GPU."""
+    from course_lib import checkpoints, stages, train
+    from course_lib.train import seeded
+
+    stage = stages.STAGES[name]
+    needs = {need: checkpoints.shipped(need) for need in stage.needs}
+    config, training = stage.preset("tiny")
+    with seeded(training.seed):
+        model = stage.build(config, needs).to(CUDA)
+    model, history = stage.train(model, training, needs)
+    assert isinstance(train.mixed_precision(CUDA), torch.autocast) == torch.cuda.is_bf16_supported(including_emulation=False)
+    assert all(torch.isfinite(torch.tensor(v)).all() for v in history.losses.values())
+    assert all(p.is_cuda and p.dtype == torch.float32 for p in model.parameters())
