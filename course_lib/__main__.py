@@ -250,6 +250,9 @@ def _add_coursework_commands(commands) -> None:
                        help="the course's GitHub address, https://github.com/OWNER/NAME (default: course_lib.colab.REPOSITORY)")
     colab.add_argument("--ref", default=None,
                        help="the tag or commit the badges open and the setup cells install (default: v<version>)")
+    colab.add_argument("--student-folder", default=None,
+                       help="where the student edition is committed in the same repository (e.g. student): a second "
+                            "badge opens it, and the student edition keeps that badge as its own")
     mark = commands.add_parser("mark-exercises", help="give exercise cells nbgrader's metadata")
     site = commands.add_parser("site", help="execute every notebook and write the rendered edition (HTML with outputs)")
     site.add_argument("out", type=Path, help="folder to write index.html and one NAME.html per notebook to")
@@ -298,7 +301,14 @@ def _coursework(args) -> int:
             print(f"error: --repository must read https://github.com/OWNER/NAME (Colab opens notebooks from GitHub) "
                   f"and --ref a tag or commit; got {repository!r} and {ref!r}", file=sys.stderr)
             return 2
-        print(f"updated {len(colab.add_to_all(args.notebooks, repository, ref))} notebooks for {repository} at {ref}")
+        folder = args.student_folder
+        if folder is not None and (not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", folder)
+                                   or {".", ".."} & set(folder.split("/"))):
+            print(f"error: --student-folder must be a folder of the repository such as student; got {folder!r}",
+                  file=sys.stderr)
+            return 2
+        changed = colab.add_to_all(args.notebooks, repository, ref, folder)
+        print(f"updated {len(changed)} notebooks for {repository} at {ref}")
     elif args.command == "site":
         from .rendered import build
 

@@ -8,7 +8,8 @@ nothing. ``course_lib.device()`` then picks the GPU by itself; the cell only say
 
 ``REPOSITORY`` and ``REF`` are the one place that names where the course lives and which release
 the setup cells install; ``python -m course_lib colab-cells --repository URL --ref TAG`` rewrites
-every badge and setup cell for another place or release.
+every badge and setup cell for another place or release (``--student-folder student`` adds a badge
+for the student edition, committed in that folder of the same repository at the same release).
 """
 from __future__ import annotations
 
@@ -49,15 +50,29 @@ if "google.colab" in sys.modules:
 SETUP_SOURCE = setup_source()
 
 
-def colab_url(notebook: str, repository: str = REPOSITORY, ref: str = REF) -> str:
-    """Where Colab opens ``notebooks/<notebook>`` of the repository at ``ref``."""
+STUDENT_LABEL = "Open the student edition In Colab"  # the second badge's alt text, found again by ``student``
+
+
+def colab_url(notebook: str, repository: str = REPOSITORY, ref: str = REF, folder: str = "notebooks") -> str:
+    """Where Colab opens ``<folder>/<notebook>`` of the repository at ``ref``."""
     return f"https://colab.research.google.com/github/{repository.removeprefix('https://github.com/')}" \
-           f"/blob/{ref}/notebooks/{notebook}"
+           f"/blob/{ref}/{folder}/{notebook}"
 
 
-def badge(notebook: str, repository: str = REPOSITORY, ref: str = REF) -> str:
-    """The badge's markdown for ``notebook`` (a file name such as ``00_shapes_world.ipynb``)."""
-    return f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook, repository, ref)})"
+def badge(notebook: str, repository: str = REPOSITORY, ref: str = REF, student_folder: str | None = None) -> str:
+    """The badge's markdown for ``notebook`` (a file name such as ``00_shapes_world.ipynb``); with
+    ``student_folder`` (where the student edition is committed in the same repository, e.g. ``student``),
+    a second badge beside it opens that edition, which the student edition keeps as its own badge."""
+    line = f"[![Open In Colab]({BADGE_IMAGE})]({colab_url(notebook, repository, ref)})"
+    if student_folder:
+        line += f" [![{STUDENT_LABEL}]({BADGE_IMAGE})]({colab_url(notebook, repository, ref, student_folder)})"
+    return line
+
+
+def student_badge(line: str) -> str:
+    """The student edition's badge of a badge line, or '' when the line has none."""
+    found = re.search(rf"\[!\[{STUDENT_LABEL}\]\([^)]*\)\]\([^)]*\)", line)
+    return found.group(0) if found else ""
 
 
 def stated_cpu_minutes(nb) -> int | None:
@@ -67,14 +82,15 @@ def stated_cpu_minutes(nb) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def add_colab_cells(nb, notebook: str, repository: str = REPOSITORY, ref: str = REF):
-    """Put the badge under the title of the first markdown cell and the setup cell first among the
-    code cells, both for ``repository`` at ``ref`` (idempotent: an older badge or setup cell is
-    replaced, not repeated)."""
+def add_colab_cells(nb, notebook: str, repository: str = REPOSITORY, ref: str = REF, student_folder: str | None = None):
+    """Put the badge (two with ``student_folder``, see ``badge``) under the title of the first markdown
+    cell and the setup cell first among the code cells, both for ``repository`` at ``ref``
+    (idempotent: an older badge or setup cell is replaced, not repeated)."""
     first_md = next(c for c in nb.cells if c.cell_type == "markdown")
     lines = [line for line in first_md.source.split("\n") if BADGE_IMAGE not in line]
     title = 1 if lines and lines[0].startswith("#") else 0
-    first_md.source = "\n".join(lines[:title] + ["", badge(notebook, repository, ref)] + lines[title:]).replace("\n\n\n", "\n\n")
+    first_md.source = "\n".join(lines[:title] + ["", badge(notebook, repository, ref, student_folder)]
+                                + lines[title:]).replace("\n\n\n", "\n\n")
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     source = setup_source(repository, ref)
     if first_code < len(nb.cells) and nb.cells[first_code].source.startswith(SETUP_MARKER):
@@ -86,12 +102,13 @@ def add_colab_cells(nb, notebook: str, repository: str = REPOSITORY, ref: str = 
     return nb
 
 
-def add_to_all(notebooks_dir: str | Path, repository: str = REPOSITORY, ref: str = REF) -> list[Path]:
+def add_to_all(notebooks_dir: str | Path, repository: str = REPOSITORY, ref: str = REF,
+               student_folder: str | None = None) -> list[Path]:
     """Apply ``add_colab_cells`` to every notebook in ``notebooks_dir``; return those that changed."""
     changed = []
     for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
         before = path.read_text(encoding="utf-8")
-        nb = add_colab_cells(nbformat.reads(before, as_version=4), path.name, repository, ref)
+        nb = add_colab_cells(nbformat.reads(before, as_version=4), path.name, repository, ref, student_folder)
         after = dumps(nb)
         if after != before:
             path.write_text(after, encoding="utf-8")

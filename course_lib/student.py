@@ -17,8 +17,8 @@ The markup is nbgrader's own, and ``mark_exercises`` adds the cell metadata nbgr
 solution cell, a locked grade cell worth one point, ids ``<notebook>-ex<k>`` and ``-ex<k>-check``),
 so an instructor can run nbgrader on ``notebooks/`` unchanged. Without nbgrader, ``student_edition``
 writes the notebooks with solutions replaced by ``raise NotImplementedError``, hidden tests
-removed, outputs cleared and the Colab badge dropped (it points at the notebook *with* solutions),
-byte for byte the same on every run.
+removed, outputs cleared and the Colab badge dropped (it points at the notebook *with* solutions;
+a student-edition badge, ``colab-cells --student-folder``, is kept), byte for byte the same on every run.
 """
 from __future__ import annotations
 
@@ -132,6 +132,15 @@ def _strip(source: str, solutions: bool) -> str:
     return "\n".join(out).rstrip("\n")
 
 
+def _own_badge(line: str) -> str:
+    """A badge line as the student edition has it: only the badge that opens the student edition
+    (``colab.badge`` with a student folder), or nothing: the instructor's badge opens the solutions."""
+    from .colab import student_badge
+
+    own = student_badge(line)
+    return own + "\n" if own else ""
+
+
 def to_student(nb, name: str):
     """The student version of one notebook (a new object; ``nb`` is not changed)."""
     nb = mark_exercises(nbformat.from_dict(nb), name)
@@ -140,7 +149,7 @@ def to_student(nb, name: str):
             cell.source = clear_solutions(cell.source)
             cell.outputs, cell.execution_count = [], None
         elif cell.cell_type == "markdown":
-            cell.source = _BADGE.sub("", cell.source)
+            cell.source = _BADGE.sub(lambda line: _own_badge(line.group(0)), cell.source)
         cell.metadata.pop("execution", None)
     return nb
 

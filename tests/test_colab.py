@@ -102,3 +102,25 @@ def test_stated_cpu_time_matches_the_benchmark(path):
     measured = seconds / 60
     assert abs(stated - measured) <= max(1.0, 0.25 * measured), \
         f"{path.name} says about {stated} min on a 2-core CPU; the benchmark measured {measured:.1f} min"
+
+
+def test_a_published_student_edition_gets_its_own_badge(tmp_path):
+    """colab-cells --student-folder: a second badge opens the student edition, which keeps only that one."""
+    from course_lib import student
+
+    (tmp_path / "nbs").mkdir()
+    path = tmp_path / "nbs" / NOTEBOOKS[0].name
+    path.write_text(NOTEBOOKS[0].read_text(encoding="utf-8"), encoding="utf-8")
+    run = lambda *args: subprocess.run([sys.executable, "-m", "course_lib", "colab-cells", "--notebooks",
+                                        str(tmp_path / "nbs"), "--repository", "https://github.com/someone/course",
+                                        "--ref", "v9.9", *args], capture_output=True, text=True, cwd=ROOT)
+    assert run("--student-folder", "student").returncode == 0
+    instructor = nbformat.read(path, as_version=4).cells[0].source
+    opens = "https://colab.research.google.com/github/someone/course/blob/v9.9"
+    assert f"{opens}/notebooks/{path.name})" in instructor and f"{opens}/student/{path.name})" in instructor
+    student.student_edition(tmp_path / "student", tmp_path / "nbs")
+    own = nbformat.read(tmp_path / "student" / path.name, as_version=4).cells[0].source
+    assert own.count("colab-badge.svg") == 1 and f"{opens}/student/{path.name})" in own
+    assert "/notebooks/" not in own
+    refused = run("--student-folder", "../elsewhere")
+    assert refused.returncode == 2 and "--student-folder must be a folder of the repository" in refused.stderr
