@@ -25,7 +25,7 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
   measure the pipeline with a part of the learner's own swapped in;
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
-from .autoencoders import grid_validity, interpolate, sample_with_temperature, vae_loss
+from .autoencoders import grid_validity, interpolate, pair_mistakes, sample_with_temperature, vae_loss
 from .bart_translation import decoder_inputs, my_top_k, next_code_probs
 from .clip_ranking import my_relevance, rank_scores, zero_shot
 from .dalle_mini_pipeline import draw_by_hand, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
@@ -43,7 +43,7 @@ __all__ = [
     "saturating_generator_loss", "colour_shape_size_coverage", "truncated_samples",
     "plain_conditional_loss", "attribute_accuracy", "shuffled_accuracy",
     # notebooks 03-04
-    "interpolate", "grid_validity", "vae_loss", "sample_with_temperature",
+    "interpolate", "grid_validity", "vae_loss", "sample_with_temperature", "pair_mistakes",
     # notebooks 05-06
     "my_perplexity", "vq_layer", "token_budget", "hinge_loss", "adaptive_weight", "round_trip",
     # notebooks 07-08

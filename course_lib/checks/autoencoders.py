@@ -94,3 +94,41 @@ def sample_with_temperature(fn: Callable[..., torch.Tensor]) -> bool:
              for n, t, seed in ((4, 1.0, 5), (3, 0.5, 0), (2, 2.0, 1))]
     return compare("sample_with_temperature", lambda m, n, t, seed: fn(m, n, t, torch.Generator().manual_seed(seed)),
                    reference, cases, tolerance=1e-5)
+
+
+class _MisdrawsShapes:
+    """A stand-in conditional model: draws each one-object caption's scene, but with the next shape
+    for the pictures whose draw from ``generator`` falls below ``wrong`` (a wrong shape, nothing else)."""
+
+    def __init__(self, wrong: float):
+        self.wrong = wrong
+
+    def generate(self, prompts, generator=None) -> torch.Tensor:
+        from .. import captions
+
+        misdrawn = torch.rand(len(prompts), generator=generator) < self.wrong  # (N,)
+        scenes = []
+        for prompt, wrong in zip(prompts, misdrawn.tolist()):
+            spec = captions.parse(prompt).objects[0]
+            shape = shapes.SHAPES[(shapes.SHAPES.index(spec.shape) + 1) % len(shapes.SHAPES)] if wrong else spec.shape
+            scenes.append(shapes.Scene((shapes.Obj(shape, spec.color, spec.size, spec.cell),)))
+        return shapes.render(scenes)
+
+
+def pair_mistakes(fn: Callable[..., dict]) -> bool:
+    """Notebook 04, exercise 3: ``fn(model, colour, shape, generator)`` = ``oracle.mistake_counts`` of
+    one ``model.generate`` picture for each of the 18 canonical captions of a ``colour`` ``shape``
+    (both sizes, all nine cells)."""
+    from .. import captions
+
+    def reference(model, colour, shape, seed):
+        prompts = [captions.describe(shapes.Scene((shapes.Obj(shape, colour, size, cell),)))
+                   for size in shapes.SIZES for cell in range(len(shapes.POSITIONS))]
+        return oracle.mistake_counts(model.generate(prompts, torch.Generator().manual_seed(seed)), prompts)
+
+    cases = [(f"a stand-in model that draws a wrong shape {wrong:.0%} of the time, a {colour} {shape}, generator seeded {seed}",
+              (_MisdrawsShapes(wrong), colour, shape, seed))
+             for wrong, colour, shape, seed in ((0.0, "purple", "triangle", 0), (0.3, "cyan", "square", 1),
+                                                (0.5, "yellow", "diamond", 2))]
+    return compare("pair_mistakes", lambda m, colour, shape, seed: fn(m, colour, shape, torch.Generator().manual_seed(seed)),
+                   reference, cases)
