@@ -33,13 +33,15 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("07_bart_translation", 1): ("my_top_k", "my_top_k"),
            ("07_bart_translation", 2): ("next_code_probs", "my_next_code_probs"),
            ("07_bart_translation", 3): ("decoder_inputs", "my_decoder_inputs"),
+           ("07_bart_translation", 4): ("temperature_study", "temperature_study"),
            ("08_clip_ranking", 1): ("zero_shot", "my_zero_shot"),
            ("08_clip_ranking", 2): ("rank_scores", "my_rank"),
            ("08_clip_ranking", 3): ("my_relevance", "my_relevance"),
+           ("08_clip_ranking", 4): ("recall_at_1", "recall_at_1"),
            ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
            ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw")}
 PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\n"
-           "from course_lib import autoencoder, bart, captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
+           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
 
 
 def _exercise(notebook, number, stub):

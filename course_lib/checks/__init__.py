@@ -26,8 +26,8 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
 from .autoencoders import grid_validity, interpolate, pair_mistakes, sample_with_temperature, vae_loss
-from .bart_translation import decoder_inputs, my_top_k, next_code_probs
-from .clip_ranking import my_relevance, rank_scores, zero_shot
+from .bart_translation import decoder_inputs, my_top_k, next_code_probs, temperature_study
+from .clip_ranking import my_relevance, rank_scores, recall_at_1, zero_shot
 from .dalle_mini_pipeline import draw_by_hand, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
 from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
                    shuffled_accuracy, truncated_samples)
@@ -47,7 +47,8 @@ __all__ = [
     # notebooks 05-06
     "my_perplexity", "vq_layer", "token_budget", "hinge_loss", "adaptive_weight", "round_trip",
     # notebooks 07-08
-    "my_top_k", "next_code_probs", "decoder_inputs", "zero_shot", "rank_scores", "my_relevance",
+    "my_top_k", "next_code_probs", "decoder_inputs", "temperature_study",
+    "zero_shot", "rank_scores", "my_relevance", "recall_at_1",
     # notebook 09
     "ranker", "draw_by_hand", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
 ]
