@@ -13,6 +13,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
 CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("00_shapes_world", 2): ("scene_by_hand", "my_scene"),
+           ("00_shapes_world", 3): ("read_rate", "read_rate"),
            ("01_vanilla_gan", 1): ("saturating_generator_loss", "saturating_generator_loss"),
            ("01_vanilla_gan", 2): ("colour_shape_size_coverage", "colour_shape_size_coverage"),
            ("01_vanilla_gan", 3): ("truncated_samples", "truncated_samples"),
@@ -21,12 +22,14 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("02_text_conditional_gan", 3): ("shuffled_accuracy", "shuffled_accuracy"),
            ("03_autoencoder", 1): ("interpolate", "interpolate"),
            ("03_autoencoder", 2): ("grid_validity", "grid_validity"),
+           ("03_autoencoder", 3): ("mse_loss", "mse_loss"),
            ("04_vae", 1): ("vae_loss", "vae_loss"),
            ("04_vae", 2): ("sample_with_temperature", "sample_with_temperature"),
            ("04_vae", 3): ("pair_mistakes", "pair_mistakes"),
            ("05_vq_vae", 1): ("my_perplexity", "my_perplexity"),
            ("05_vq_vae", 2): ("vq_layer", "my_vq"),
            ("05_vq_vae", 3): ("token_budget", "my_token_budget"),
+           ("05_vq_vae", 4): ("restart_dead_codes", "my_restart"),
            ("06_vq_gan", 1): ("hinge_loss", "my_hinge"),
            ("06_vq_gan", 2): ("adaptive_weight", "my_adaptive_weight"),
            ("06_vq_gan", 3): ("round_trip", "my_round_trip"),
@@ -39,8 +42,9 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("08_clip_ranking", 3): ("my_relevance", "my_relevance"),
            ("08_clip_ranking", 4): ("recall_at_1", "recall_at_1"),
            ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
-           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw")}
-PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\n"
+           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw"),
+           ("09_dalle_mini_pipeline", 3): ("guidance_study", "guidance_study")}
+PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\n"
            "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
 
 

@@ -1,5 +1,6 @@
 """Self-checks for notebooks 03_autoencoder and 04_vae: walking and mapping the latent space, the
-VAE's loss and sampling with a temperature."""
+mean squared error, the VAE's loss, sampling with a temperature and the conditional VAE's mistakes
+on held-out combinations."""
 from __future__ import annotations
 
 from typing import Callable
@@ -60,6 +61,21 @@ def grid_validity(fn: Callable[..., float]) -> bool:
     cases = [(f"a decoder valid where z[0] > {edge}, points {points.tolist()}, n={n}", (_HalfPlaneDecoder(edge), points, n))
              for edge, points, n in ((0.0, square, 4), (0.5, square, 5), (2.0, wide, 3))]
     return compare("grid_validity", fn, reference, cases, tolerance=1e-9)
+
+
+def mse_loss(fn: Callable[..., torch.Tensor]) -> bool:
+    """Notebook 03, exercise 3: ``fn(logits, images, variance)`` = the mean squared error between
+    ``sigmoid(logits)`` and ``images`` over every pixel value, divided by ``variance``."""
+    images = shapes.render(shapes.sample_scenes(3, seed=10, kind="one"))
+    logits = torch.randn(images.shape, generator=torch.Generator().manual_seed(2))
+
+    def reference(logits, images, variance):
+        return (torch.sigmoid(logits) - images).pow(2).mean() / variance
+
+    cases = [(f"3 pictures, {what} logits, variance={variance}", (l, images, variance))
+             for what, l, variance in (("random", logits, 1.0), ("random", logits, 0.05),
+                                       ("all -6 (an almost black picture)", torch.full_like(images, -6.0), 1.0))]
+    return compare("mse_loss", lambda l, x, variance: fn(l.clone(), x.clone(), variance), reference, cases, tolerance=1e-6)
 
 
 # --- notebook 04: VAE ---------------------------------------------------------------------------
