@@ -195,3 +195,47 @@ def test_a_pipeline_by_hand_that_forgets_to_sort_is_caught(capsys):
 
     assert checks.draw_by_hand(unsorted) is False
     assert "✗ draw_by_hand: for a tiny random pipeline, 'a red circle', n=4, seed=0 it returned" in capsys.readouterr().out
+
+
+def test_recall_counted_by_own_picture_is_caught(capsys):
+    """R@1 that counts only the prompt's own picture differs from the oracle's count once prompts leave things open."""
+    from course_lib import clip
+
+    def own_picture(model, scenes, prompts):
+        best = clip.relevance(model, shapes.render(scenes), prompts).argmax(0)
+        return (best == torch.arange(len(prompts))).float().mean().item()
+
+    assert checks.recall_at_1(own_picture) is False
+    assert "with size and position left open it returned" in capsys.readouterr().out
+
+
+def test_a_restart_that_also_moves_codes_at_the_threshold_is_caught(capsys):
+    def at_or_below(codebook, code_use, flat, dead_below, generator):
+        restarted = codebook.clone()
+        dead = code_use <= dead_below
+        restarted[dead] = flat[torch.randint(len(flat), (int(dead.sum()),), generator=generator)]
+        return restarted
+
+    assert checks.restart_dead_codes(at_or_below) is False
+    assert "dead_below=2.0" in capsys.readouterr().out
+
+
+def test_a_temperature_study_that_ignores_the_temperature_is_caught(capsys):
+    from course_lib import bart, oracle
+
+    def ignores(model, image_tokenizer, prompt, n, temperatures):
+        codes = bart.sample(model, [prompt] * n, generator=torch.Generator().manual_seed(0))
+        pictures = image_tokenizer.decode(codes.view(n, 8, 8))
+        figures = (oracle.caption_accuracy(pictures, [prompt] * n), oracle.variety(pictures, prompt))
+        return {t: figures for t in temperatures}
+
+    assert checks.temperature_study(ignores) is False
+    assert "✗ temperature_study: for a tiny random translator" in capsys.readouterr().out
+
+
+def test_a_guidance_study_that_keeps_the_scale_is_caught(capsys):
+    def keeps_the_scale(pipeline, prompts, scales, n):
+        return {s: checks.pipeline_accuracy(pipeline, prompts, n) for s in scales}
+
+    assert checks.guidance_study(keeps_the_scale) is False
+    assert "✗ guidance_study: for a tiny random pipeline at temperature 0.7" in capsys.readouterr().out
