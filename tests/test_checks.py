@@ -13,6 +13,7 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
 CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("00_shapes_world", 2): ("scene_by_hand", "my_scene"),
+           ("00_shapes_world", 3): ("read_rate", "read_rate"),
            ("01_vanilla_gan", 1): ("saturating_generator_loss", "saturating_generator_loss"),
            ("01_vanilla_gan", 2): ("colour_shape_size_coverage", "colour_shape_size_coverage"),
            ("01_vanilla_gan", 3): ("truncated_samples", "truncated_samples"),
@@ -21,24 +22,30 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("02_text_conditional_gan", 3): ("shuffled_accuracy", "shuffled_accuracy"),
            ("03_autoencoder", 1): ("interpolate", "interpolate"),
            ("03_autoencoder", 2): ("grid_validity", "grid_validity"),
+           ("03_autoencoder", 3): ("mse_loss", "mse_loss"),
            ("04_vae", 1): ("vae_loss", "vae_loss"),
            ("04_vae", 2): ("sample_with_temperature", "sample_with_temperature"),
+           ("04_vae", 3): ("pair_mistakes", "pair_mistakes"),
            ("05_vq_vae", 1): ("my_perplexity", "my_perplexity"),
            ("05_vq_vae", 2): ("vq_layer", "my_vq"),
            ("05_vq_vae", 3): ("token_budget", "my_token_budget"),
+           ("05_vq_vae", 4): ("restart_dead_codes", "my_restart"),
            ("06_vq_gan", 1): ("hinge_loss", "my_hinge"),
            ("06_vq_gan", 2): ("adaptive_weight", "my_adaptive_weight"),
            ("06_vq_gan", 3): ("round_trip", "my_round_trip"),
            ("07_bart_translation", 1): ("my_top_k", "my_top_k"),
            ("07_bart_translation", 2): ("next_code_probs", "my_next_code_probs"),
            ("07_bart_translation", 3): ("decoder_inputs", "my_decoder_inputs"),
+           ("07_bart_translation", 4): ("temperature_study", "temperature_study"),
            ("08_clip_ranking", 1): ("zero_shot", "my_zero_shot"),
            ("08_clip_ranking", 2): ("rank_scores", "my_rank"),
            ("08_clip_ranking", 3): ("my_relevance", "my_relevance"),
+           ("08_clip_ranking", 4): ("recall_at_1", "recall_at_1"),
            ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
-           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw")}
-PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\n"
-           "from course_lib import autoencoder, bart, captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
+           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw"),
+           ("09_dalle_mini_pipeline", 3): ("guidance_study", "guidance_study")}
+PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\n"
+           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
 
 
 def _exercise(notebook, number, stub):
@@ -188,3 +195,47 @@ def test_a_pipeline_by_hand_that_forgets_to_sort_is_caught(capsys):
 
     assert checks.draw_by_hand(unsorted) is False
     assert "✗ draw_by_hand: for a tiny random pipeline, 'a red circle', n=4, seed=0 it returned" in capsys.readouterr().out
+
+
+def test_recall_counted_by_own_picture_is_caught(capsys):
+    """R@1 that counts only the prompt's own picture differs from the oracle's count once prompts leave things open."""
+    from course_lib import clip
+
+    def own_picture(model, scenes, prompts):
+        best = clip.relevance(model, shapes.render(scenes), prompts).argmax(0)
+        return (best == torch.arange(len(prompts))).float().mean().item()
+
+    assert checks.recall_at_1(own_picture) is False
+    assert "with size and position left open it returned" in capsys.readouterr().out
+
+
+def test_a_restart_that_also_moves_codes_at_the_threshold_is_caught(capsys):
+    def at_or_below(codebook, code_use, flat, dead_below, generator):
+        restarted = codebook.clone()
+        dead = code_use <= dead_below
+        restarted[dead] = flat[torch.randint(len(flat), (int(dead.sum()),), generator=generator)]
+        return restarted
+
+    assert checks.restart_dead_codes(at_or_below) is False
+    assert "dead_below=2.0" in capsys.readouterr().out
+
+
+def test_a_temperature_study_that_ignores_the_temperature_is_caught(capsys):
+    from course_lib import bart, oracle
+
+    def ignores(model, image_tokenizer, prompt, n, temperatures):
+        codes = bart.sample(model, [prompt] * n, generator=torch.Generator().manual_seed(0))
+        pictures = image_tokenizer.decode(codes.view(n, 8, 8))
+        figures = (oracle.caption_accuracy(pictures, [prompt] * n), oracle.variety(pictures, prompt))
+        return {t: figures for t in temperatures}
+
+    assert checks.temperature_study(ignores) is False
+    assert "✗ temperature_study: for a tiny random translator" in capsys.readouterr().out
+
+
+def test_a_guidance_study_that_keeps_the_scale_is_caught(capsys):
+    def keeps_the_scale(pipeline, prompts, scales, n):
+        return {s: checks.pipeline_accuracy(pipeline, prompts, n) for s in scales}
+
+    assert checks.guidance_study(keeps_the_scale) is False
+    assert "✗ guidance_study: for a tiny random pipeline at temperature 0.7" in capsys.readouterr().out

@@ -25,29 +25,31 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
   measure the pipeline with a part of the learner's own swapped in;
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
-from .autoencoders import grid_validity, interpolate, sample_with_temperature, vae_loss
-from .bart_translation import decoder_inputs, my_top_k, next_code_probs
-from .clip_ranking import my_relevance, rank_scores, zero_shot
-from .dalle_mini_pipeline import draw_by_hand, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
+from .autoencoders import grid_validity, interpolate, mse_loss, pair_mistakes, sample_with_temperature, vae_loss
+from .bart_translation import decoder_inputs, my_top_k, next_code_probs, temperature_study
+from .clip_ranking import my_relevance, rank_scores, recall_at_1, zero_shot
+from .dalle_mini_pipeline import draw_by_hand, guidance_study, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
 from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
                    shuffled_accuracy, truncated_samples)
 from .harness import NOT_DONE
-from .shapes_world import count_colours, scene_by_hand
-from .vq_tokenizers import adaptive_weight, hinge_loss, my_perplexity, round_trip, token_budget, vq_layer
+from .shapes_world import count_colours, read_rate, scene_by_hand
+from .vq_tokenizers import (adaptive_weight, hinge_loss, my_perplexity, restart_dead_codes, round_trip, token_budget,
+                            vq_layer)
 
 __all__ = [
     "NOT_DONE",
     # notebook 00
-    "count_colours", "scene_by_hand",
+    "count_colours", "scene_by_hand", "read_rate",
     # notebooks 01-02
     "saturating_generator_loss", "colour_shape_size_coverage", "truncated_samples",
     "plain_conditional_loss", "attribute_accuracy", "shuffled_accuracy",
     # notebooks 03-04
-    "interpolate", "grid_validity", "vae_loss", "sample_with_temperature",
+    "interpolate", "grid_validity", "mse_loss", "vae_loss", "sample_with_temperature", "pair_mistakes",
     # notebooks 05-06
-    "my_perplexity", "vq_layer", "token_budget", "hinge_loss", "adaptive_weight", "round_trip",
+    "my_perplexity", "vq_layer", "token_budget", "restart_dead_codes", "hinge_loss", "adaptive_weight", "round_trip",
     # notebooks 07-08
-    "my_top_k", "next_code_probs", "decoder_inputs", "zero_shot", "rank_scores", "my_relevance",
+    "my_top_k", "next_code_probs", "decoder_inputs", "temperature_study",
+    "zero_shot", "rank_scores", "my_relevance", "recall_at_1",
     # notebook 09
-    "ranker", "draw_by_hand", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
+    "ranker", "draw_by_hand", "guidance_study", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
 ]

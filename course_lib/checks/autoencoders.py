@@ -1,5 +1,6 @@
 """Self-checks for notebooks 03_autoencoder and 04_vae: walking and mapping the latent space, the
-VAE's loss and sampling with a temperature."""
+mean squared error, the VAE's loss, sampling with a temperature and the conditional VAE's mistakes
+on held-out combinations."""
 from __future__ import annotations
 
 from typing import Callable
@@ -62,6 +63,21 @@ def grid_validity(fn: Callable[..., float]) -> bool:
     return compare("grid_validity", fn, reference, cases, tolerance=1e-9)
 
 
+def mse_loss(fn: Callable[..., torch.Tensor]) -> bool:
+    """Notebook 03, exercise 3: ``fn(logits, images, variance)`` = the mean squared error between
+    ``sigmoid(logits)`` and ``images`` over every pixel value, divided by ``variance``."""
+    images = shapes.render(shapes.sample_scenes(3, seed=10, kind="one"))
+    logits = torch.randn(images.shape, generator=torch.Generator().manual_seed(2))
+
+    def reference(logits, images, variance):
+        return (torch.sigmoid(logits) - images).pow(2).mean() / variance
+
+    cases = [(f"3 pictures, {what} logits, variance={variance}", (l, images, variance))
+             for what, l, variance in (("random", logits, 1.0), ("random", logits, 0.05),
+                                       ("all -6 (an almost black picture)", torch.full_like(images, -6.0), 1.0))]
+    return compare("mse_loss", lambda l, x, variance: fn(l.clone(), x.clone(), variance), reference, cases, tolerance=1e-6)
+
+
 # --- notebook 04: VAE ---------------------------------------------------------------------------
 
 def vae_loss(fn: Callable[..., torch.Tensor]) -> bool:
@@ -94,3 +110,41 @@ def sample_with_temperature(fn: Callable[..., torch.Tensor]) -> bool:
              for n, t, seed in ((4, 1.0, 5), (3, 0.5, 0), (2, 2.0, 1))]
     return compare("sample_with_temperature", lambda m, n, t, seed: fn(m, n, t, torch.Generator().manual_seed(seed)),
                    reference, cases, tolerance=1e-5)
+
+
+class _MisdrawsShapes:
+    """A stand-in conditional model: draws each one-object caption's scene, but with the next shape
+    for the pictures whose draw from ``generator`` falls below ``wrong`` (a wrong shape, nothing else)."""
+
+    def __init__(self, wrong: float):
+        self.wrong = wrong
+
+    def generate(self, prompts, generator=None) -> torch.Tensor:
+        from .. import captions
+
+        misdrawn = torch.rand(len(prompts), generator=generator) < self.wrong  # (N,)
+        scenes = []
+        for prompt, wrong in zip(prompts, misdrawn.tolist()):
+            spec = captions.parse(prompt).objects[0]
+            shape = shapes.SHAPES[(shapes.SHAPES.index(spec.shape) + 1) % len(shapes.SHAPES)] if wrong else spec.shape
+            scenes.append(shapes.Scene((shapes.Obj(shape, spec.color, spec.size, spec.cell),)))
+        return shapes.render(scenes)
+
+
+def pair_mistakes(fn: Callable[..., dict]) -> bool:
+    """Notebook 04, exercise 3: ``fn(model, colour, shape, generator)`` = ``oracle.mistake_counts`` of
+    one ``model.generate`` picture for each of the 18 canonical captions of a ``colour`` ``shape``
+    (both sizes, all nine cells)."""
+    from .. import captions
+
+    def reference(model, colour, shape, seed):
+        prompts = [captions.describe(shapes.Scene((shapes.Obj(shape, colour, size, cell),)))
+                   for size in shapes.SIZES for cell in range(len(shapes.POSITIONS))]
+        return oracle.mistake_counts(model.generate(prompts, torch.Generator().manual_seed(seed)), prompts)
+
+    cases = [(f"a stand-in model that draws a wrong shape {wrong:.0%} of the time, a {colour} {shape}, generator seeded {seed}",
+              (_MisdrawsShapes(wrong), colour, shape, seed))
+             for wrong, colour, shape, seed in ((0.0, "purple", "triangle", 0), (0.3, "cyan", "square", 1),
+                                                (0.5, "yellow", "diamond", 2))]
+    return compare("pair_mistakes", lambda m, colour, shape, seed: fn(m, colour, shape, torch.Generator().manual_seed(seed)),
+                   reference, cases)

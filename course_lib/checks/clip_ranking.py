@@ -1,5 +1,5 @@
-"""Self-checks for notebook 08_clip_ranking: zero-shot classification, ranking by score and the
-relevance scores from raw features."""
+"""Self-checks for notebook 08_clip_ranking: zero-shot classification, ranking by score, the
+relevance scores from raw features, and text -> picture recall counted by the oracle."""
 from __future__ import annotations
 
 from typing import Callable
@@ -46,3 +46,28 @@ def my_relevance(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bo
               (3 * torch.randn(b, 6, generator=generator), 0.5 * torch.randn(p, 6, generator=generator)))
              for b, p in ((4, 3), (2, 1), (1, 5))]
     return compare("my_relevance", fn, reference, cases, tolerance=1e-3)
+
+
+def recall_at_1(fn: Callable[..., float]) -> bool:
+    """Notebook 08, exercise 4: ``fn(model, scenes, prompts)`` -> the share of prompts whose best-scoring
+    picture among the rendered ``scenes`` shows what the prompt says (``oracle.matches``), not only
+    the prompt's own scene."""
+    from .. import captions, clip, oracle, shapes
+    from ..train import seeded
+
+    with seeded(0):
+        model = clip.ShapesCLIP(clip.preset("tiny").config).eval()
+    scenes = shapes.sample_scenes(12, seed=4, kind="one")
+    red = [shapes.Scene((shapes.Obj("circle", "red", size, cell),)) for size, cell in (("big", 0), ("small", 4), ("big", 8))]
+
+    @torch.no_grad()
+    def reference(model, scenes, prompts):
+        best = clip.relevance(model, shapes.render(scenes), prompts).argmax(0)  # (prompts,): each prompt's best picture
+        return sum(oracle.matches(scenes[int(b)], captions.parse(p)) for b, p in zip(best, prompts)) / len(prompts)
+
+    cases = [(f"a tiny random CLIP, 12 scenes, their captions{what}", (model, scenes, [captions.describe(s, leave_open=leave)
+                                                                                   for s in scenes]))
+             for what, leave in (("", ()), (" with size and position left open", ("size", "position")))]
+    cases.append(("a tiny random CLIP, 15 scenes (3 red circles), prompts 'a red circle' and 'a circle'",
+                  (model, scenes + red, ["a red circle", "a circle"])))
+    return compare("recall_at_1", fn, reference, cases, tolerance=1e-6)

@@ -1,5 +1,5 @@
-"""Self-checks for notebook 09_dalle_mini_pipeline: a ranker of one's own (``ranker``) and the
-pipeline drawn by hand (``draw_by_hand``).
+"""Self-checks for notebook 09_dalle_mini_pipeline: a ranker of one's own (``ranker``), the
+pipeline drawn by hand (``draw_by_hand``) and the guidance scale measured (``guidance_study``).
 
 ``pipeline_accuracy`` and ``pipeline_part`` measure a Dall·E Mini pipeline with a part of the
 learner's own swapped in: the oracle's caption accuracy of the best-ranked pictures.
@@ -146,3 +146,30 @@ def draw_by_hand(fn: Callable[..., tuple]) -> bool:
                  (dataclasses.replace(pipeline, temperature=0.7, top_k=5, guidance_scale=3.0),
                   " (temperature 0.7, top_k 5, guidance 3)", "a yellow triangle", 2, 1))]
     return compare("draw_by_hand", fn, reference, cases, tolerance=1e-5)
+
+
+def guidance_study(fn: Callable[..., dict]) -> bool:
+    """Notebook 09, exercise 3: ``fn(pipeline, prompts, scales, n)`` -> for each guidance scale, the
+    ``pipeline_accuracy`` of the pipeline sampling at that scale (``dataclasses.replace``), its other
+    parts and settings unchanged."""
+    import dataclasses
+
+    from .. import bart, dalle_mini
+    from .bart_translation import _CodesToScenes
+
+    # a tiny random translator; a tokenizer that draws the object its first codes name, so the oracle
+    # finds some candidates right; a ranker that prefers bright pictures
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        translator = bart.CaptionToImageBart(dataclasses.replace(bart.preset("tiny").config, image_tokens=64)).eval()
+    pipeline = dalle_mini.Pipeline(translator, _CodesToScenes(), lambda pictures, prompt: pictures.flatten(1).mean(1))
+
+    def reference(pipeline, prompts, scales, n):
+        return {s: pipeline_accuracy(dataclasses.replace(pipeline, guidance_scale=s), prompts, n) for s in scales}
+
+    cases = [(f"a tiny random pipeline{what}, prompts {prompts}, scales {scales}, n={n}", (p, prompts, scales, n))
+             for p, what, prompts, scales, n in (
+                 (pipeline, "", ["a circle", "a big square"], (1.0, 3.0), 4),
+                 (dataclasses.replace(pipeline, temperature=0.7), " at temperature 0.7", ["a red circle", "a triangle", "a box"],
+                  (0.0, 1.0, 5.0), 3))]
+    return compare("guidance_study", fn, reference, cases)

@@ -1,4 +1,5 @@
-"""Self-checks for notebook 00_shapes_world: counting a picture's colours and drawing a scene by hand."""
+"""Self-checks for notebook 00_shapes_world: counting a picture's colours, drawing a scene by hand and
+how much noise the oracle reads through."""
 from __future__ import annotations
 
 from typing import Callable
@@ -37,3 +38,21 @@ def scene_by_hand(fn: Callable[[], shapes.Scene],
         return f"the oracle reads {captions.describe(scene)!r}"
 
     return attempt("scene_by_hand", run)
+
+
+def read_rate(fn: Callable[..., float]) -> bool:
+    """Notebook 00, exercise 3: ``fn(scenes, sigma, generator)`` -> the share of ``scenes`` the oracle
+    reads back as themselves (``oracle.same_scene``) from their pictures with Gaussian noise of standard
+    deviation ``sigma`` added (``torch.randn`` of the pictures' shape, drawn with ``generator``), clamped
+    to [0, 1]."""
+    scenes = shapes.sample_scenes(6, seed=4, kind="mixed")
+
+    def reference(scenes, sigma, seed):
+        clean = shapes.render(scenes)
+        noisy = (clean + sigma * torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))).clamp(0, 1)
+        return sum(oracle.same_scene(r.scene, s) for r, s in zip(oracle.read(noisy), scenes)) / len(scenes)
+
+    cases = [(f"6 scenes, sigma={sigma}, generator seeded {seed}", (scenes, sigma, seed))
+             for sigma, seed in ((0.0, 0), (0.1, 1), (0.1, 5), (0.5, 2))]
+    return compare("read_rate", lambda s, sigma, seed: fn(list(s), sigma, torch.Generator().manual_seed(seed)),
+                   reference, cases, tolerance=1e-9)

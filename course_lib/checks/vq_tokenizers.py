@@ -144,3 +144,33 @@ def round_trip(fn: Callable[..., float]) -> bool:
     cases = [(f"a tiny random tokenizer, {n} pictures", (model, pictures[:n])) for n in (6, 1)]
     cases.append(("a tiny random tokenizer, 2 black pictures", (model, torch.zeros(2, 3, 32, 32))))
     return compare("round_trip", fn, reference, cases, tolerance=1e-6)
+
+
+# --- notebook 05, exercise 4: restarting dead codes ----------------------------------------------
+
+def restart_dead_codes(fn: Callable[..., torch.Tensor]) -> bool:
+    """Notebook 05, exercise 4: ``fn(codebook (K, D), code_use (K,), flat (N, D), dead_below, generator)``
+    -> a new codebook whose dead codes (``code_use < dead_below``) are moved onto encoder outputs
+    ``flat[torch.randint(N, (dead,), generator=generator)]``, in code order, the others kept:
+    ``vq.VectorQuantizer``'s restart."""
+    from .. import vq
+
+    def reference(codebook, code_use, flat, dead_below, seed):
+        layer = vq.VectorQuantizer(*codebook.shape, restart=True, decay=1.0, dead_below=dead_below)  # decay 1: use as given
+        layer.codebook.data.copy_(codebook)
+        layer.code_use.copy_(code_use)
+        with torch.random.fork_rng(devices=[]):  # the library draws from the global generator: seed it alike
+            torch.manual_seed(seed)
+            layer._update(flat, torch.zeros(len(flat), dtype=torch.long))
+        return layer.codebook.detach().clone()
+
+    generator = torch.Generator().manual_seed(0)
+    codebook, flat = torch.randn(6, 3, generator=generator), torch.randn(20, 3, generator=generator)
+    cases = [(f"codebook (6, 3), code_use {use.tolist()}, 20 encoder outputs, dead_below={below}, generator seeded {seed}",
+              (codebook, use, flat, below, seed))
+             for use, below, seed in ((torch.tensor([5.0, 0.0, 2.0, 0.5, 3.0, 0.0]), 1.0, 0),
+                                      (torch.tensor([5.0, 0.0, 2.0, 0.5, 3.0, 0.0]), 2.0, 7),
+                                      (torch.full((6,), 4.0), 1.0, 1))]
+    return compare("restart_dead_codes", lambda c, u, f, below, seed: fn(c.clone(), u.clone(), f, below,
+                                                                         torch.Generator().manual_seed(seed)),
+                   reference, cases)
