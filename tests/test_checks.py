@@ -16,6 +16,7 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("01_vanilla_gan", 1): ("saturating_generator_loss", "saturating_generator_loss"),
            ("01_vanilla_gan", 2): ("colour_shape_size_coverage", "colour_shape_size_coverage"),
            ("01_vanilla_gan", 3): ("truncated_samples", "truncated_samples"),
+           ("01_vanilla_gan", 4): ("gan_arm", "train_arm"),
            ("02_text_conditional_gan", 1): ("plain_conditional_loss", "plain_conditional_loss"),
            ("02_text_conditional_gan", 2): ("attribute_accuracy", "attribute_accuracy"),
            ("02_text_conditional_gan", 3): ("shuffled_accuracy", "shuffled_accuracy"),
@@ -29,6 +30,7 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("06_vq_gan", 1): ("hinge_loss", "my_hinge"),
            ("06_vq_gan", 2): ("adaptive_weight", "my_adaptive_weight"),
            ("06_vq_gan", 3): ("round_trip", "my_round_trip"),
+           ("06_vq_gan", 4): ("vqgan_arm", "train_arm"),
            ("07_bart_translation", 1): ("my_top_k", "my_top_k"),
            ("07_bart_translation", 2): ("next_code_probs", "my_next_code_probs"),
            ("07_bart_translation", 3): ("decoder_inputs", "my_decoder_inputs"),
@@ -37,8 +39,9 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("08_clip_ranking", 3): ("my_relevance", "my_relevance"),
            ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
            ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw")}
-PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\n"
-           "from course_lib import autoencoder, bart, captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
+PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\n"
+           "from course_lib import autoencoder, bart, captions, checks, datasets, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
+           "from course_lib.train import seeded\n")
 
 
 def _exercise(notebook, number, stub):
