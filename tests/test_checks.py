@@ -7,7 +7,7 @@ import nbformat
 import pytest
 import torch
 
-from course_lib import checks, shapes, student
+from course_lib import checks, shapes, student, text_gan
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
@@ -192,3 +192,23 @@ def test_a_pipeline_by_hand_that_forgets_to_sort_is_caught(capsys):
 
     assert checks.draw_by_hand(unsorted) is False
     assert "✗ draw_by_hand: for a tiny random pipeline, 'a red circle', n=4, seed=0 it returned" in capsys.readouterr().out
+
+
+def test_an_arm_that_drops_its_change_or_its_seed_is_named(capsys):
+    from course_lib.checks import ablation_arms
+
+    def ignores_changes(changes, steps, mode):  # every arm the recipe: the spectral-norm arm has other parts
+        return ablation_arms._gan_arm({}, steps, mode)
+
+    assert checks.gan_arm(ignores_changes) is False
+    assert "for changes {'d_norm': 'spectral'}, steps 3, mode 'tiny': its model has other parts" in capsys.readouterr().out
+
+    def unseeded(wrong_weight, steps, seed, mode):  # built outside the training seed
+        config, training = text_gan.preset(mode)
+        model = text_gan.build(config)
+        training = dataclasses.replace(training, steps=steps, seconds=None, seed=seed, wrong_weight=wrong_weight)
+        return text_gan.train(model, training, progress=False)[0]
+
+    torch.manual_seed(123)
+    assert checks.text_gan_arm(unseeded) is False
+    assert "its weights differ from the reference arm's, first at" in capsys.readouterr().out
