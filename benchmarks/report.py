@@ -4,6 +4,11 @@ The JSON maps stage -> metric -> number, plus ``notebook_seconds`` -> {notebook:
 (machine, library versions, and when and with which budget each stage was last measured). A run
 that measures some stages keeps the others' earlier figures. The README's table is rebuilt from every
 results file, one column per device, between two marker lines; the text around it is left alone.
+
+The README's ablation section is rebuilt the same way, between its own markers, from the shipped
+ablation records (``course_lib/data/ablation_*.json``, ``course_lib.ablations``), so its tables are
+the figures the notebooks print, never typed. ``python -m benchmarks.report`` rebuilds both sections
+from the files on disk without measuring anything (after an ablation script has written its record).
 """
 from __future__ import annotations
 
@@ -11,11 +16,16 @@ import datetime
 import json
 import os
 import platform
+import sys
 from pathlib import Path
 
 import torch
 
+from course_lib import ablations
+from course_lib.paths import DATA_DIR
+
 START, END = "<!-- results: start -->", "<!-- results: end -->"
+ABLATIONS_START, ABLATIONS_END = "<!-- ablations: start -->", "<!-- ablations: end -->"
 NOTEBOOKS, META = "notebook_seconds", "meta"
 
 
@@ -104,11 +114,55 @@ def _stage_order(stage: str) -> tuple[int, str]:
     return (order.index(stage) if stage in order else len(order), stage)
 
 
-def update_readme(readme: Path, results_dir: Path) -> None:
-    """Replace the table between the marker lines of ``readme`` (a new file gets just the markers)."""
-    text = readme.read_text() if readme.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
-    if START not in text or END not in text:
-        text = text.rstrip("\n") + f"\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    tail = rest.split(END, 1)[1]
-    readme.write_text(f"{head}{START}\n{table(results_dir)}\n{END}{tail}")
+def _budget(budget: dict) -> str:
+    """An ablation's budget in one line: ``steps 473; seeds [0, 1]; arms: recipe = the full preset; ...``."""
+    def value(v) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k} {value(x)}" for k, x in v.items())
+        return str(v)
+
+    return "; ".join(f"{key}: " + ("; ".join(f"{k} = {value(v)}" for k, v in item.items())
+                                    if isinstance(item, dict) else value(item)) for key, item in budget.items())
+
+
+def ablation_section(data_dir: Path = DATA_DIR) -> str:
+    """Markdown: each shipped ablation record, its question, its table, its budget and its script."""
+    names = sorted(p.stem.removeprefix("ablation_") for p in Path(data_dir).glob("ablation_*.json"))
+    if not names:
+        return "No ablation records yet: run a `benchmarks/ablation_*.py` script."
+    parts = []
+    for name in names:
+        record = ablations.load(name, data_dir)
+        parts += [f"### {name}: {record['question']}", "",
+                  f"`python -m benchmarks.ablation_{name}` → `course_lib/data/ablation_{name}.json`", "",
+                  ablations.markdown(record), "", f"Budget: {_budget(record.get('budget', {}))}.", ""]
+    return "\n".join(parts).rstrip("\n")
+
+
+def _replace_between(text: str, start: str, end: str, body: str) -> str:
+    """``text`` with what lies between the two marker lines replaced (both appended if missing)."""
+    if start not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
+def update_readme(readme: Path, results_dir: Path, data_dir: Path = DATA_DIR) -> None:
+    """Replace the results table and the ablation section between their marker lines of ``readme`` (a
+    new file gets just the markers and what goes between them)."""
+    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    text = _replace_between(text, START, END, table(results_dir))
+    readme.write_text(_replace_between(text, ABLATIONS_START, ABLATIONS_END, ablation_section(data_dir)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.report [README]``: rebuild the README's sections from the files on disk."""
+    here = Path(__file__).resolve().parent
+    readme = Path(argv[0]) if argv else here / "README.md"
+    update_readme(readme, here / "results")
+    print(f"rebuilt the results table and the ablation section of {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -75,15 +75,34 @@ def _decimals(column: list[float]) -> int:
     return 3 if largest == 0 else max(3, 2 - math.floor(math.log10(largest)))
 
 
-def table(record: dict, figures: list[str] | None = None) -> str:
-    """The record as a text table, one row per arm, for a notebook to print."""
+def _cells(record: dict, figures: list[str] | None) -> tuple[list[str], dict[str, list[str]]]:
+    """The figures shown (all the first arm has, unless named) and each arm's values as text."""
     arms = record["arms"]
     figures = figures or list(next(iter(arms.values())))
-    width = max(len(arm) for arm in arms) + 2
     decimals = {f: _decimals([values[f] for values in arms.values()]) for f in figures}
-    lines = [" " * width + "".join(f"{f:>16s}" for f in figures)]
-    for arm, values in arms.items():
-        lines.append(f"{arm:<{width}s}" + "".join(f"{values[f]:16.{decimals[f]}f}" for f in figures))
+    return figures, {arm: [f"{values[f]:.{decimals[f]}f}" for f in figures] for arm, values in arms.items()}
+
+
+def _measured(record: dict) -> str:
     m = record["measured"]
-    lines.append(f"({m['machine']}, {m['date'][:10]}, {m['seconds']:.0f} s)")
+    return f"{m['machine']}, {m['date'][:10]}, {m['seconds']:.0f} s"
+
+
+def table(record: dict, figures: list[str] | None = None) -> str:
+    """The record as a text table, one row per arm, for a notebook to print."""
+    figures, rows = _cells(record, figures)
+    width = max(len(arm) for arm in rows) + 2
+    columns = [max(16, len(f) + 2) for f in figures]  # a long figure name keeps a space before it
+    lines = [" " * width + "".join(f"{f:>{c}s}" for f, c in zip(figures, columns))]
+    for arm, cells in rows.items():
+        lines.append(f"{arm:<{width}s}" + "".join(f"{v:>{c}s}" for v, c in zip(cells, columns)))
+    lines.append(f"({_measured(record)})")
     return "\n".join(lines)
+
+
+def markdown(record: dict, figures: list[str] | None = None) -> str:
+    """The record as a Markdown table, the same figures as ``table``, for benchmarks/README.md."""
+    figures, rows = _cells(record, figures)
+    lines = ["| arm | " + " | ".join(f"`{f}`" for f in figures) + " |", "| --- |" + " ---: |" * len(figures)]
+    lines += [f"| {arm} | " + " | ".join(cells) + " |" for arm, cells in rows.items()]
+    return "\n".join(lines + ["", f"Measured on {_measured(record)}."])

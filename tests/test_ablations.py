@@ -36,3 +36,14 @@ def test_corrupt_record_is_refused(tmp_path):
         ablations.load("bad", folder=tmp_path)
     with pytest.raises(ablations.AblationError, match="no arms"):
         ablations.save("empty", "q", {}, {}, 1.0, folder=tmp_path)
+
+
+def test_long_figure_names_stay_apart_and_markdown_shows_the_same_cells(tmp_path):
+    arms = {"wrong pair": {"caption_acc_seen": 0.25, "caption_acc_heldout": 0.125},
+            "no wrong pair": {"caption_acc_seen": 0.2, "caption_acc_heldout": 0.0625}}
+    ablations.save("long", "q", arms, {}, 1.0, folder=tmp_path)
+    record = ablations.load("long", folder=tmp_path)
+    assert "caption_acc_seen  caption_acc_heldout" in ablations.table(record)
+    lines = ablations.markdown(record).splitlines()
+    assert lines[0] == "| arm | `caption_acc_seen` | `caption_acc_heldout` |"
+    assert lines[2:4] == ["| wrong pair | 0.250 | 0.125 |", "| no wrong pair | 0.200 | 0.062 |"]

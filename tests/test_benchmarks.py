@@ -132,3 +132,33 @@ def test_notebook_times_go_to_the_results_and_a_broken_notebook_is_reported(tmp_
     assert list(timings) == ["01_ok"] and timings["01_ok"] > 0
     assert [k for k in record["meta"]["measured"] if k.startswith("notebook")] == ["notebook 01_ok"]
     assert "| 01_ok |" in (tmp_path / "README.md").read_text()
+
+
+def test_the_readme_shows_every_shipped_ablation_as_its_record_says():
+    """benchmarks/README.md's ablation tables are generated from course_lib/data/ablation_*.json: a
+    record re-run (or added) without `python -m benchmarks.report` fails here."""
+    from pathlib import Path
+
+    from benchmarks import report
+    from course_lib.paths import DATA_DIR
+
+    readme = (Path(report.__file__).parent / "README.md").read_text()
+    section = readme.split(report.ABLATIONS_START, 1)[1].split(report.ABLATIONS_END, 1)[0].strip("\n")
+    assert section == report.ablation_section(), "run `python -m benchmarks.report`"
+    for record in DATA_DIR.glob("ablation_*.json"):
+        assert f"### {record.stem.removeprefix('ablation_')}: " in section
+
+
+def test_the_ablation_section_is_rebuilt_between_its_markers(tmp_path):
+    from benchmarks import report
+    from course_lib import ablations
+
+    ablations.save("demo", "what does D add?", {"recipe": {"sharpness": 0.5}, "no D": {"sharpness": 0.25}},
+                   {"steps": 10, "arms": {"no D": {"disc_weight": 0.0}}}, 2.0, folder=tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.START}\n{report.END}\n{report.ABLATIONS_START}\nstale\n{report.ABLATIONS_END}\nafter\n")
+    report.update_readme(readme, tmp_path / "no-results", data_dir=tmp_path)
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("intro\n") and text.endswith("after\n")
+    assert "### demo: what does D add?" in text and "| no D | 0.250 |" in text
+    assert "Budget: steps: 10; arms: no D = disc_weight 0.0." in text

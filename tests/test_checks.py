@@ -7,7 +7,7 @@ import nbformat
 import pytest
 import torch
 
-from course_lib import checks, shapes, student
+from course_lib import checks, shapes, student, text_gan
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 # (notebook, exercise number) -> (check in course_lib.checks, the function the exercise defines)
@@ -17,9 +17,11 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("01_vanilla_gan", 1): ("saturating_generator_loss", "saturating_generator_loss"),
            ("01_vanilla_gan", 2): ("colour_shape_size_coverage", "colour_shape_size_coverage"),
            ("01_vanilla_gan", 3): ("truncated_samples", "truncated_samples"),
+           ("01_vanilla_gan", 4): ("gan_arm", "train_arm"),
            ("02_text_conditional_gan", 1): ("plain_conditional_loss", "plain_conditional_loss"),
            ("02_text_conditional_gan", 2): ("attribute_accuracy", "attribute_accuracy"),
            ("02_text_conditional_gan", 3): ("shuffled_accuracy", "shuffled_accuracy"),
+           ("02_text_conditional_gan", 4): ("text_gan_arm", "train_arm"),
            ("03_autoencoder", 1): ("interpolate", "interpolate"),
            ("03_autoencoder", 2): ("grid_validity", "grid_validity"),
            ("03_autoencoder", 3): ("mse_loss", "mse_loss"),
@@ -33,6 +35,7 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("06_vq_gan", 1): ("hinge_loss", "my_hinge"),
            ("06_vq_gan", 2): ("adaptive_weight", "my_adaptive_weight"),
            ("06_vq_gan", 3): ("round_trip", "my_round_trip"),
+           ("06_vq_gan", 4): ("vqgan_arm", "train_arm"),
            ("07_bart_translation", 1): ("my_top_k", "my_top_k"),
            ("07_bart_translation", 2): ("next_code_probs", "my_next_code_probs"),
            ("07_bart_translation", 3): ("decoder_inputs", "my_decoder_inputs"),
@@ -45,7 +48,8 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw"),
            ("09_dalle_mini_pipeline", 3): ("guidance_study", "guidance_study")}
 PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\n"
-           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
+           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
+           "from course_lib.train import seeded\n")
 
 
 def _exercise(notebook, number, stub):
@@ -239,3 +243,23 @@ def test_a_guidance_study_that_keeps_the_scale_is_caught(capsys):
 
     assert checks.guidance_study(keeps_the_scale) is False
     assert "✗ guidance_study: for a tiny random pipeline at temperature 0.7" in capsys.readouterr().out
+
+
+def test_an_arm_that_drops_its_change_or_its_seed_is_named(capsys):
+    from course_lib.checks import ablation_arms
+
+    def ignores_changes(changes, steps, mode):  # every arm the recipe: the spectral-norm arm has other parts
+        return ablation_arms._gan_arm({}, steps, mode)
+
+    assert checks.gan_arm(ignores_changes) is False
+    assert "for changes {'d_norm': 'spectral'}, steps 3, mode 'tiny': its model has other parts" in capsys.readouterr().out
+
+    def unseeded(wrong_weight, steps, seed, mode):  # built outside the training seed
+        config, training = text_gan.preset(mode)
+        model = text_gan.build(config)
+        training = dataclasses.replace(training, steps=steps, seconds=None, seed=seed, wrong_weight=wrong_weight)
+        return text_gan.train(model, training, progress=False)[0]
+
+    torch.manual_seed(123)
+    assert checks.text_gan_arm(unseeded) is False
+    assert "its weights differ from the reference arm's, first at" in capsys.readouterr().out

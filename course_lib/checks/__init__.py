@@ -23,8 +23,11 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
 - ``clip_ranking``: notebook 08;
 - ``dalle_mini_pipeline``: notebook 09, with ``pipeline_accuracy`` and ``pipeline_part``, which
   measure the pipeline with a part of the learner's own swapped in;
+- ``ablation_arms``: the experiment exercises of notebooks 01, 02 and 06, which train one arm of a
+  shipped ablation (``course_lib.ablations``) live;
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
+from .ablation_arms import gan_arm, text_gan_arm, vqgan_arm
 from .autoencoders import grid_validity, interpolate, mse_loss, pair_mistakes, sample_with_temperature, vae_loss
 from .bart_translation import decoder_inputs, my_top_k, next_code_probs, temperature_study
 from .clip_ranking import my_relevance, rank_scores, recall_at_1, zero_shot
@@ -52,4 +55,6 @@ __all__ = [
     "zero_shot", "rank_scores", "my_relevance", "recall_at_1",
     # notebook 09
     "ranker", "draw_by_hand", "guidance_study", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
+    # experiments of notebooks 01, 02 and 06: one arm of a shipped ablation
+    "gan_arm", "text_gan_arm", "vqgan_arm",
 ]
