@@ -243,7 +243,8 @@ class Autoencoder(Checkpointed, nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(images))
+        """Pictures (B, 3, H, W), wherever they are -> their reconstructions, where the model is."""
+        return self.decode(self.encode(images.to(device_of(self))))
 
 
 class VAE(Checkpointed, nn.Module):
@@ -283,8 +284,11 @@ class VAE(Checkpointed, nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode the mean of q(z|x): the model's best guess of the picture."""
-        return self.decode(self.encode(images, condition)[0], condition)
+        """Decode the mean of q(z|x): the model's best guess of the picture (input wherever it is,
+        output where the model is)."""
+        device = device_of(self)
+        condition = None if condition is None else condition.to(device)
+        return self.decode(self.encode(images.to(device), condition)[0], condition)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None,
@@ -386,8 +390,9 @@ def latent_box(points: torch.Tensor, n: int, generator: torch.Generator | None =
 
 @torch.no_grad()
 def encode_mean(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Where pictures land in latent space: z for the AE, mu for the VAE. (B, 3, H, W) -> (B, D)."""
-    out = model.encode(images)
+    """Where pictures land in latent space: z for the AE, mu for the VAE. (B, 3, H, W), wherever they
+    are -> (B, D), where the model is."""
+    out = model.encode(images.to(device_of(model)))
     return out[0] if isinstance(out, tuple) else out
 
 

@@ -114,8 +114,9 @@ class ShapesCLIP(Checkpointed, nn.Module):
         return tokenize(self.tokenizer, prompts, self.config.context_length).to(self.clip.logit_scale.device)
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, 32, 32) pictures in [0, 1] -> unit-length embeddings (B, D)."""
-        return self.clip.encode_image(images * 2 - 1, normalize=True)
+        """(B, 3, 32, 32) pictures in [0, 1], wherever they are -> unit-length embeddings (B, D) on the
+        model's device (as ``tokenize`` puts the prompts there)."""
+        return self.clip.encode_image(images.to(self.clip.logit_scale.device) * 2 - 1, normalize=True)
 
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         """B prompts -> unit-length embeddings (B, D)."""

@@ -158,13 +158,14 @@ def make_step(model: VQGAN, training: VQGANTraining, variance: float) -> Callabl
 
 def build(config: VQGANConfig, start_from: VQVAE | None = None) -> VQGAN:
     """A VQ-GAN to train: ``start_from``'s tokenizer (a trained VQ-VAE, whose channels, code_dim,
-    codebook and quantiser settings replace ``config``'s) with ``config``'s fresh discriminator, or
-    all fresh."""
+    codebook and quantiser settings replace ``config``'s) with ``config``'s fresh discriminator, on
+    ``start_from``'s device; or all fresh, on the CPU."""
     if start_from is not None:
         same = {field.name: getattr(start_from.config, field.name) for field in dataclasses.fields(VQVAEConfig)}
         config = dataclasses.replace(config, **same)
-    model = VQGAN(config)
+    model = VQGAN(config)  # weights drawn on the CPU, so a seed gives the same discriminator everywhere
     if start_from is not None:
+        model = model.to(device_of(start_from))
         model.load_state_dict(start_from.state_dict(), strict=False)  # all but the discriminator
     return model
 

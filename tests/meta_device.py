@@ -11,7 +11,7 @@ startup file (``startup_file``) and runs with ``COURSE_DEVICE=meta`` (``course_l
 """
 import torch
 from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_flatten, tree_map
 
 META = torch.device("meta")
 _READOUTS = (torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.cpu, torch.Tensor.__float__, torch.Tensor.__int__,
@@ -34,7 +34,12 @@ def _to_cpu(args, kwargs) -> bool:
 
 
 class MetaReadouts(TorchFunctionMode):
-    """Reading a meta tensor back (to the CPU, or as a Python number) gives ones; everything else runs."""
+    """Reading a meta tensor back (to the CPU, or as a Python number) gives ones; everything else runs.
+
+    An op that cannot run on meta because its result depends on values (``bincount``, a mask index,
+    ``allclose``) runs on ones on the CPU instead, its result put back on meta, but only when every
+    tensor it is given lives on meta: a CPU tensor beside a meta one is the slip being looked for (a
+    0-dim CPU tensor excepted, which CUDA accepts beside its own tensors too)."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -42,8 +47,11 @@ class MetaReadouts(TorchFunctionMode):
             return func(_ones(args[0]), *args[1:], **kwargs)
         try:
             return func(*args, **kwargs)
-        except NotImplementedError:  # an op whose output depends on values (bincount, a mask index): run it
-            # on ones on the CPU and put what it returns back on meta (a device mismatch is a RuntimeError)
+        except (NotImplementedError, RuntimeError) as error:
+            value_dependent = isinstance(error, NotImplementedError) or "cannot be called on meta tensors" in str(error)
+            tensors = [x for x in tree_flatten((args, kwargs))[0] if isinstance(x, torch.Tensor)]
+            if not value_dependent or any(not t.is_meta and t.dim() > 0 for t in tensors):
+                raise
             args, kwargs = tree_map(lambda x: _ones(x) if _is_meta(x) else x, (args, kwargs))
             return tree_map(lambda x: x.to(META) if isinstance(x, torch.Tensor) else x, func(*args, **kwargs))
 

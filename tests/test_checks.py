@@ -47,7 +47,7 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
            ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw"),
            ("09_dalle_mini_pipeline", 3): ("guidance_study", "guidance_study")}
-PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\n"
+PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\nimport course_lib\n"
            "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
            "from course_lib.train import seeded\n")
 
@@ -248,15 +248,16 @@ def test_a_guidance_study_that_keeps_the_scale_is_caught(capsys):
 def test_an_arm_that_drops_its_change_or_its_seed_is_named(capsys):
     from course_lib.checks import ablation_arms
 
-    def ignores_changes(changes, steps, mode):  # every arm the recipe: the spectral-norm arm has other parts
-        return ablation_arms._gan_arm({}, steps, mode)
+    def ignores_changes(changes, steps, mode, device):  # every arm the recipe: the spectral-norm arm has other parts
+        return ablation_arms._gan_arm({}, steps, mode, device)
 
     assert checks.gan_arm(ignores_changes) is False
-    assert "for changes {'d_norm': 'spectral'}, steps 3, mode 'tiny': its model has other parts" in capsys.readouterr().out
+    assert "for changes {'d_norm': 'spectral'}, steps 3, mode 'tiny', device 'cpu': its model has other parts" \
+        in capsys.readouterr().out
 
-    def unseeded(wrong_weight, steps, seed, mode):  # built outside the training seed
+    def unseeded(wrong_weight, steps, seed, mode, device):  # built outside the training seed
         config, training = text_gan.preset(mode)
-        model = text_gan.build(config)
+        model = text_gan.build(config).to(device)
         training = dataclasses.replace(training, steps=steps, seconds=None, seed=seed, wrong_weight=wrong_weight)
         return text_gan.train(model, training, progress=False)[0]
 

@@ -9,12 +9,16 @@ device cpu", as a CPU tensor meeting a CUDA weight would. Where a real run reads
 white picture, a loss of 1, a valid probability vector): only where the tensors live is tested.
 """
 import contextlib
+import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
 
 from course_lib import checkpoints, stages, train
 from course_lib.train import seeded
+import meta_device
 from meta_device import META, MetaReadouts
 
 NEEDS = {"clip": checkpoints.shipped("clip"), "vqvae": checkpoints.shipped("vqvae"), "vqgan": checkpoints.shipped("vqgan")}
@@ -28,6 +32,9 @@ def test_a_cpu_tensor_meeting_a_meta_model_fails_as_on_a_gpu():
     with MetaReadouts():
         assert layer(torch.zeros(1, 3, device=META)).sum().item() == 1
         assert torch.equal(layer(torch.zeros(1, 3, device=META)).cpu(), torch.ones(1, 2))
+        assert torch.allclose(torch.zeros(2, device=META), torch.zeros(2, device=META))  # value-dependent: run on ones
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            torch.allclose(torch.zeros(2, device=META), torch.zeros(2))  # a CPU tensor beside a meta one: the slip
 
 
 @pytest.mark.parametrize("name", sorted(stages.STAGES))
@@ -84,3 +91,58 @@ def test_mixed_precision_is_bf16_only_on_a_gpu_that_computes_it(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: including_emulation)
     assert not isinstance(train.mixed_precision("cuda"), torch.autocast), "a T4 only emulates bf16: fp32 there"
 
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+# An error that says a tensor is where its model is not: what a GPU runtime would have crashed on
+# ("Expected all tensors to be on the same device", "Tensor on device meta is not on the expected
+# device cpu", "can't convert meta device type tensor to numpy", "Cannot copy out of meta tensor").
+DEVICE_SLIP = re.compile(r"device|meta tensor|to numpy", re.IGNORECASE)
+# Appended to the notebook: every model it holds, by name (or in a dict or list it holds, or as a part of
+# an object it holds, such as the pipeline's translator), with where its weights are.
+HELD_MODELS = '''
+import json as _json
+import torch as _torch
+
+def _models(name, value):
+    if isinstance(value, _torch.nn.Module):
+        yield name, value
+    elif isinstance(value, dict):
+        yield from ((f"{name}[{key!r}]", inner) for key, inner in value.items() if isinstance(inner, _torch.nn.Module))
+    elif isinstance(value, (list, tuple)):
+        yield from ((f"{name}[{i}]", inner) for i, inner in enumerate(value) if isinstance(inner, _torch.nn.Module))
+    elif not isinstance(value, type) and hasattr(value, "__dict__"):
+        for part, inner in vars(value).items():
+            if isinstance(inner, _torch.nn.Module):
+                yield f"{name}.{part}", inner
+
+print("HELD MODELS", _json.dumps({name: sorted({str(p.device) for p in model.parameters()})
+                                  for held, value in list(globals().items()) if not held.startswith("_")
+                                  for name, model in _models(held, value) if any(True for _ in model.parameters())}))
+'''
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_with_its_models_on_another_device(path, tmp_path):
+    """Every notebook in smoke mode with ``COURSE_DEVICE=meta``: ``course_lib.device()`` then names a
+    device that is not the CPU, as it names the GPU on a Colab GPU runtime. No cell may fail on a
+    tensor left on the CPU (or read back without ``.cpu()``), and every model the notebook holds at
+    the end must be on that device: one left on the CPU is a model a GPU runtime would train on the CPU."""
+    import nbformat
+
+    from course_lib import kernels
+
+    meta_device.startup_file(tmp_path / "ipython")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(HELD_MODELS))
+    kernels.execute(nb, path.parent, mode="smoke", allow_errors=True, name=path.name, COURSE_DEVICE="meta",
+                    IPYTHONDIR=str(tmp_path / "ipython"), COURSE_LIB_CACHE=str(tmp_path / "cache"))
+    slips = [f"cell {i}: {out.ename}: {out.evalue.splitlines()[0] if out.evalue else ''}"
+             for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+             for out in cell.get("outputs", []) if out.output_type == "error" and DEVICE_SLIP.search(f"{out.ename} {out.evalue}")]
+    assert not slips, f"{path.name} on a device that is not the CPU: " + "; ".join(slips)
+    printed = "".join(out.get("text", "") for out in nb.cells[-1].get("outputs", []) if out.output_type == "stream")
+    assert "HELD MODELS" in printed, f"{path.name}: the check of its models did not run: {nb.cells[-1].outputs}"
+    held = json.loads(printed.split("HELD MODELS", 1)[1])
+    off = {name: where for name, where in held.items() if where != ["meta"]}
+    assert not off, f"{path.name} keeps models off the device course_lib.device() names: {off}"

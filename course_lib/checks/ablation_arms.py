@@ -51,7 +51,7 @@ def _compare_arms(name: str, fn: Callable, reference: Callable, cases: list[tupl
 
 # --- notebook 01: the course's GAN recipe against the standard stabilisers ------------------------
 
-def _gan_arm(changes: dict, steps: int, mode: str):
+def _gan_arm(changes: dict, steps: int, mode: str, device: str):
     from .. import gan
 
     config, training = gan.preset(mode)
@@ -60,15 +60,16 @@ def _gan_arm(changes: dict, steps: int, mode: str):
     training = dataclasses.replace(training, steps=steps, seconds=None,
                                    **{k: v for k, v in changes.items() if k not in config_fields})
     with seeded(training.seed):
-        model = gan.GAN(config)
+        model = gan.GAN(config).to(device)
     return gan.train(model, training, progress=False)[0]
 
 
 def gan_arm(fn: Callable[..., nn.Module]) -> bool:
-    """Notebook 01, exercise 4: ``fn(changes, steps, mode)`` trains the ``mode`` preset with ``changes``
-    (fields of ``GANConfig`` or ``GANTraining``) for exactly ``steps`` steps, as
-    ``benchmarks/ablation_gan_stabilisers.py`` does, and returns the model."""
-    cases = [(f"changes {changes}, steps {steps}, mode 'tiny'", (changes, steps, "tiny"))
+    """Notebook 01, exercise 4: ``fn(changes, steps, mode, device)`` trains the ``mode`` preset with
+    ``changes`` (fields of ``GANConfig`` or ``GANTraining``) for exactly ``steps`` steps on ``device``, as
+    ``benchmarks/ablation_gan_stabilisers.py`` does, and returns the model. Checked on the CPU, where
+    the reference arm trains (a GPU's arithmetic would move the weights by more than float noise)."""
+    cases = [(f"changes {changes}, steps {steps}, mode 'tiny', device 'cpu'", (changes, steps, "tiny", "cpu"))
              for changes, steps in (({}, 2), ({"d_norm": "spectral"}, 3), ({"d_norm": "none", "loss": "wgan-gp"}, 2),
                                     ({"seed": 1, "pack": 1}, 2))]
     return _compare_arms("gan_arm", fn, _gan_arm, cases)
@@ -76,46 +77,48 @@ def gan_arm(fn: Callable[..., nn.Module]) -> bool:
 
 # --- notebook 02: GAN-CLS with and without the wrong pair ------------------------------------------
 
-def _text_gan_arm(wrong_weight: float, steps: int, seed: int, mode: str):
+def _text_gan_arm(wrong_weight: float, steps: int, seed: int, mode: str, device: str):
     from .. import text_gan
 
     config, training = text_gan.preset(mode)
     training = dataclasses.replace(training, steps=steps, seconds=None, seed=seed, wrong_weight=wrong_weight)
     with seeded(training.seed):
-        model = text_gan.build(config)
+        model = text_gan.build(config).to(device)
     return text_gan.train(model, training, progress=False)[0]
 
 
 def text_gan_arm(fn: Callable[..., nn.Module]) -> bool:
-    """Notebook 02, exercise 4: ``fn(wrong_weight, steps, seed, mode)`` trains GAN-CLS's ``mode`` preset
-    with that weight on the wrong pair for exactly ``steps`` steps, as
-    ``benchmarks/ablation_gan_cls.py`` does, and returns the model."""
-    cases = [(f"wrong_weight {w}, steps {steps}, seed {seed}, mode 'tiny'", (w, steps, seed, "tiny"))
+    """Notebook 02, exercise 4: ``fn(wrong_weight, steps, seed, mode, device)`` trains GAN-CLS's ``mode``
+    preset with that weight on the wrong pair for exactly ``steps`` steps on ``device``, as
+    ``benchmarks/ablation_gan_cls.py`` does, and returns the model (checked on the CPU)."""
+    cases = [(f"wrong_weight {w}, steps {steps}, seed {seed}, mode 'tiny', device 'cpu'", (w, steps, seed, "tiny", "cpu"))
              for w, steps, seed in ((0.5, 2, 0), (0.0, 3, 0), (0.0, 2, 1))]
     return _compare_arms("text_gan_arm", fn, _text_gan_arm, cases)
 
 
 # --- notebook 06: the VQ-GAN with and without its discriminator -----------------------------------
 
-def _vqgan_arm(base, changes: dict, steps: int, mode: str):
+def _vqgan_arm(base, changes: dict, steps: int, mode: str, device: str):
     from .. import vqgan
 
     config, training = vqgan.preset(mode)
     training = dataclasses.replace(training, steps=steps, seconds=None, **changes)
     with seeded(training.seed):
-        model = vqgan.build(config, start_from=base)
+        model = vqgan.build(config, start_from=base).to(device)
     return vqgan.train(model, training, progress=False)[0]
 
 
 def vqgan_arm(fn: Callable[..., nn.Module]) -> bool:
-    """Notebook 06, exercise 4: ``fn(base, changes, steps, mode)`` fine-tunes the VQ-VAE ``base`` into a
-    VQ-GAN with the ``mode`` preset and ``changes`` (fields of ``VQGANTraining``) for exactly ``steps``
-    steps, as ``benchmarks/ablation_vqgan.py`` does, and returns the model."""
+    """Notebook 06, exercise 4: ``fn(base, changes, steps, mode, device)`` fine-tunes the VQ-VAE ``base``
+    into a VQ-GAN with the ``mode`` preset and ``changes`` (fields of ``VQGANTraining``) for exactly
+    ``steps`` steps on ``device``, as ``benchmarks/ablation_vqgan.py`` does, and returns the model
+    (checked on the CPU)."""
     from .. import vqvae
 
     with seeded(0):
         base = vqvae.VQVAE(_tiny_start())
-    cases = [(f"a tiny VQ-VAE, changes {changes}, steps {steps}, mode 'tiny'", (base, changes, steps, "tiny"))
+    cases = [(f"a tiny VQ-VAE, changes {changes}, steps {steps}, mode 'tiny', device 'cpu'",
+              (base, changes, steps, "tiny", "cpu"))
              for changes, steps in (({}, 2), ({"disc_weight": 0.0}, 3), ({"perceptual_weight": 0.0, "seed": 1}, 2))]
     return _compare_arms("vqgan_arm", fn, _vqgan_arm, cases)
 
