@@ -32,8 +32,10 @@ def test_grade_two_submissions(tmp_path):
         written = list(csv.DictReader(file))
     assert [(r["student"], r["exercise"], r["passed"]) for r in written] == [
         ("solved", "00_shapes_world-ex1", "True"), ("solved", "00_shapes_world-ex2", "True"),
-        ("stub", "00_shapes_world-ex1", "False"), ("stub", "00_shapes_world-ex2", "True")]
-    assert len(rows) == 4
+        ("solved", "00_shapes_world-ex3", "True"),
+        ("stub", "00_shapes_world-ex1", "False"), ("stub", "00_shapes_world-ex2", "True"),
+        ("stub", "00_shapes_world-ex3", "False")]
+    assert len(rows) == 6
 
 
 def test_folders_that_cannot_be_graded_are_refused_before_any_notebook_runs(tmp_path, monkeypatch):
