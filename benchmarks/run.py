@@ -4,6 +4,7 @@
     python -m benchmarks.run --stage gan vqgan --device cpu --quick  # a few stages, small samples
     python -m benchmarks.run --stage vq_peer                          # our VQ layer vs vector-quantize-pytorch
     python -m benchmarks.run --stage none --notebooks 05_vq_vae       # only this notebook's time
+    python -m benchmarks.run --stage none --notebooks --site site     # every notebook's time, and the rendered edition
 
 A stage whose checkpoint is missing is skipped with a line saying so; a stage that fails is reported
 and the others still run (the exit status is then 1). Figures go to ``results/<device>.json`` (merged
@@ -38,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="full", help="how much to draw and time")
     parser.add_argument("--notebooks", nargs="*", metavar="STEM", default=None,
                         help="also time the notebooks in workshop mode: all of them, or those named (e.g. 05_vq_vae)")
+    parser.add_argument("--site", type=Path, default=None, metavar="DIR",
+                        help="with --notebooks: also write the rendered edition of the notebooks it ran to DIR "
+                             "(course_lib.rendered, as `make site` does), from the same executions")
     parser.add_argument("--checkpoints", type=Path, default=DATA_DIR, help="where the checkpoints are")
     parser.add_argument("--results", type=Path, default=HERE / "results", help="where <device>.json goes")
     parser.add_argument("--readme", type=Path, default=HERE / "README.md", help="the file with the table")
@@ -96,8 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: no notebook {', '.join(sorted(unknown))} in {args.notebook_dir}", file=sys.stderr)
             return 2
         paths = [p for p in paths if not args.notebooks or p.stem in args.notebooks]
-        notebook_seconds, broken = time_notebooks(paths, "workshop", args.device)
+        executed = {}
+        notebook_seconds, broken = time_notebooks(paths, "workshop", args.device, executed)
         failed += [f"notebook {name}" for name in broken]
+        if args.site is not None:
+            from course_lib import rendered
+
+            lessons = [(stem, executed[stem], notebook_seconds[stem]) for stem in executed]
+            print(f"wrote the rendered edition: {rendered.write_site(args.site, lessons, 'workshop')}")
     path = args.results / f"{device.type}.json"
     report.write_results(path, device, results, notebook_seconds, args.budget)
     report.update_readme(args.readme, args.results)

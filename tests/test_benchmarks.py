@@ -124,9 +124,10 @@ def test_notebook_times_go_to_the_results_and_a_broken_notebook_is_reported(tmp_
     nbformat.write(notebook, notebooks / "01_ok.ipynb")
     notebook.cells[0].source = "raise ValueError('broken')"
     nbformat.write(notebook, notebooks / "02_broken.ipynb")
-    status = run.main(["--stage", "none", "--notebooks", "--notebook-dir", str(notebooks),
+    status = run.main(["--stage", "none", "--notebooks", "--notebook-dir", str(notebooks), "--site", str(tmp_path / "site"),
                        "--results", str(tmp_path / "results"), "--readme", str(tmp_path / "README.md")])
     assert status == 1
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["01_ok.html", "index.html"]  # the same run, rendered
     record = json.loads((tmp_path / "results" / "cpu.json").read_text())
     timings = record["notebook_seconds"]
     assert list(timings) == ["01_ok"] and timings["01_ok"] > 0
