@@ -57,13 +57,13 @@ def write_results(path: Path, device: torch.device, stages: dict[str, dict[str, 
     meta = record.setdefault(META, {})
     meta.update({"device": device.type, "machine": machine(device), "torch": torch.__version__,
                  "python": platform.python_version(), "date": now})
-    measured = meta.setdefault("measured", {})
+    measured = meta.setdefault("measured", {})  # each figure's own date and machine: a run measures only some
     for stage, figures in stages.items():
         record[stage] = {name: _number(value) for name, value in figures.items()}
-        measured[stage] = f"{now} ({budget})"
+        measured[stage] = f"{now} ({budget}; {meta['machine']})"
     if notebook_seconds:
         record.setdefault(NOTEBOOKS, {}).update({k: _number(v) for k, v in notebook_seconds.items()})
-        measured.update({f"notebook {k}": f"{now} (workshop mode)" for k in notebook_seconds})  # each its own date
+        measured.update({f"notebook {k}": f"{now} (workshop mode; {meta['machine']})" for k in notebook_seconds})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     return record
@@ -84,7 +84,8 @@ def table(results_dir: Path) -> str:
     if not records:
         return "No results yet: run `python -m benchmarks.run --stage all --device cpu`."
     devices = list(records)
-    lines = [f"- **{d}**: {r[META]['machine']}; torch {r[META]['torch']}; last run {r[META]['date']}"
+    lines = [f"- **{d}**: last run {r[META]['date']} on {r[META]['machine']}, torch {r[META]['torch']} (the list "
+             "at the end gives each figure's own date and machine)"
              for d, r in records.items()]
     header = ["", "| stage | metric | " + " | ".join(devices) + " |", "| --- | --- |" + " ---: |" * len(devices)]
     lines += header
