@@ -72,8 +72,8 @@ PRESETS = {
     "tiny": Preset(dataclasses.replace(_SMALL, codebook_size=16, image_tokens=4, max_text_tokens=20),
                    DalleTraining(steps=2, n_train=64)),  # tests
     "smoke": Preset(_SMALL, DalleTraining(steps=20, n_train=256)),  # CI: seconds, on the real tokenizer
-    "workshop": Preset(DalleConfig(d_model=96, layers=3, heads=4, ffn_dim=384),
-                       DalleTraining(steps=2000, seconds=150, n_train=20000)),
+    "workshop": Preset(DalleConfig(d_model=64, layers=3, heads=4, ffn_dim=256),
+                       DalleTraining(steps=2000, seconds=90, n_train=20000)),
     # BART's full size and recipe (token noise 0.2, bart.PRESETS) in one stack; a step costs about 0.5 s
     # of one CPU core, so on a 2-core CPU shared with other jobs the time cap ends it first
     "full": Preset(DalleConfig(d_model=128, layers=4, heads=4, ffn_dim=512, dropout=0.1),
@@ -194,6 +194,43 @@ def sample(model: CaptionToImageGPT, prompts: Sequence[str], *, temperature: flo
         if guided:
             tokens = tokens.repeat(2, 1)
     return torch.cat(codes, dim=1)
+
+
+# ---------------------------------------------------------------- which token reads which: attention masks
+
+MASK_KINDS = ("causal", "row", "column", "convolutional")
+
+
+def attention_mask(kind: str, text_tokens: int, side: int, kernel: int = 3) -> torch.Tensor:
+    """Which position of a stream [``text_tokens`` caption positions, then a ``side`` × ``side`` grid of
+    image tokens, row by row] may read which: (S, S) bool, True where position i (row) reads position
+    j (column), S = text_tokens + side².
+
+    ``causal`` is what ``CaptionToImageGPT`` trains with (GPT-2's mask): every position reads itself and
+    all before it. DALL·E's sparse masks (Ramesh et al. 2021, appendix B.1, Fig. 11) keep that for the
+    caption, and every image token still reads the whole caption, but an image token reads only some of
+    the image tokens before it: ``row``, those of its own row; ``column``, those of its own column;
+    ``convolutional``, those in the ``kernel`` × ``kernel`` neighbourhood around it. DALL·E alternates row
+    and column layers and ends with a convolutional one, so that a 32 × 32 grid costs far less than
+    full attention. (Drawn here; the course's 8 × 8 grids train with the causal mask.)"""
+    if kind not in MASK_KINDS:
+        raise ValueError(f"unknown mask {kind!r}; choose one of: {', '.join(MASK_KINDS)}")
+    position = torch.arange(text_tokens + side * side)
+    causal = position[:, None] >= position[None, :]  # (S, S)
+    if kind == "causal":
+        return causal
+    is_image = position >= text_tokens
+    cell = (position - text_tokens).clamp(min=0)
+    row, column = cell // side, cell % side
+    if kind == "row":
+        near = row[:, None] == row[None, :]
+    elif kind == "column":
+        near = column[:, None] == column[None, :]
+    else:
+        near = ((row[:, None] - row[None, :]).abs() <= kernel // 2) & \
+               ((column[:, None] - column[None, :]).abs() <= kernel // 2)
+    image_reads_image = is_image[:, None] & is_image[None, :]
+    return causal & (~image_reads_image | near)
 
 
 # ---------------------------------------------------------------- training and measuring

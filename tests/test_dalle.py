@@ -221,3 +221,33 @@ def test_draw_with_a_bad_translator_is_one_line_before_loading(args, message, tm
     assert code == 2 and out == "" and len(lines) == 1 and lines[0].startswith("error: "), err
     assert message in lines[0], err
     assert not Path(tmp_path / "out.png").exists()
+
+
+def test_sparse_masks_are_causal_read_the_caption_and_keep_their_row_column_or_neighbourhood():
+    text, side = 3, 4
+    causal = dalle.attention_mask("causal", text, side)
+    assert torch.equal(causal, torch.ones(text + side * side, text + side * side).tril().bool())
+    cell = {(r, c): text + r * side + c for r in range(side) for c in range(side)}
+    for kind in ("row", "column", "convolutional"):
+        mask = dalle.attention_mask(kind, text, side)
+        assert not (mask & ~causal).any()  # never reads ahead
+        assert mask[text:, :text].all() and torch.equal(mask[:text, :text], causal[:text, :text])
+        assert mask.diagonal().all()
+    row, column, conv = (dalle.attention_mask(k, text, side) for k in ("row", "column", "convolutional"))
+    assert row[cell[2, 3], cell[2, 0]] and not row[cell[2, 3], cell[1, 3]]
+    assert column[cell[2, 3], cell[0, 3]] and not column[cell[2, 3], cell[2, 0]]
+    assert conv[cell[2, 2], cell[1, 1]] and conv[cell[2, 2], cell[1, 3]] and not conv[cell[2, 2], cell[0, 2]]
+    with pytest.raises(ValueError, match="unknown mask 'strided'; choose one of: causal, row"):
+        dalle.attention_mask("strided", text, side)
+
+
+def test_rerank_accuracy_keeps_the_rankers_best_of_each_group():
+    scores = torch.tensor([[0.0, 5.0, 1.0, 2.0, 9.0, 3.0, 4.0, 8.0]])
+    right = torch.tensor([[True, False, False, True, True, False, False, True]])
+    assert dalle_mini.rerank_accuracy(scores, right, 1) == pytest.approx(0.5)  # a random sample
+    assert dalle_mini.rerank_accuracy(scores, right, 2) == pytest.approx(3 / 4)  # groups (0,5) (1,2) (9,3) (4,8)
+    assert dalle_mini.rerank_accuracy(scores, right, 4) == pytest.approx(1 / 2)  # 5 -> wrong, 9 -> right
+    assert dalle_mini.rerank_accuracy(scores, right, 8, keep=2) == pytest.approx(1.0)  # 9 and 8
+    assert dalle_mini.rerank_accuracy(scores, right, 8, keep=3) == pytest.approx(2 / 3)  # 9, 8 and 5
+    with pytest.raises(ValueError, match="need 1 <= keep <= n <= candidates"):
+        dalle_mini.rerank_accuracy(scores, right, 16)

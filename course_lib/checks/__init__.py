@@ -23,12 +23,14 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
 - ``clip_ranking``: notebook 08;
 - ``dalle_mini_pipeline``: notebook 09, with ``pipeline_accuracy`` and ``pipeline_part``, which
   measure the pipeline with a part of the learner's own swapped in;
+- ``dalle_transformer``: notebook 10;
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
 from .autoencoders import grid_validity, interpolate, sample_with_temperature, vae_loss
 from .bart_translation import decoder_inputs, my_top_k, next_code_probs
 from .clip_ranking import my_relevance, rank_scores, zero_shot
 from .dalle_mini_pipeline import draw_by_hand, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
+from .dalle_transformer import column_mask, keep_top, one_stream
 from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
                    shuffled_accuracy, truncated_samples)
 from .harness import NOT_DONE
@@ -50,4 +52,6 @@ __all__ = [
     "my_top_k", "next_code_probs", "decoder_inputs", "zero_shot", "rank_scores", "my_relevance",
     # notebook 09
     "ranker", "draw_by_hand", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
+    # notebook 10
+    "one_stream", "column_mask", "keep_top",
 ]
