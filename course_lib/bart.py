@@ -98,11 +98,7 @@ class CaptionToImageBart(Checkpointed, nn.Module):
         super().__init__()
         from transformers import BartForConditionalGeneration
 
-        self.tokenizer = text.load_tokenizer()
-        t = config.text_vocab or len(self.tokenizer)
-        self.config = dataclasses.replace(config, text_vocab=t)
-        self.image_offset = t  # id of image code 0
-        self.image_bos = t + config.codebook_size  # the decoder's start token
+        self.tokenizer, self.config, self.image_offset, self.image_bos = vocabulary(config)
         self.bart = BartForConditionalGeneration(self._bart_config(config))
         # transformers renamed the decoder's key/value cache from ``past_key_values`` to ``cache``
         # (argument and output; the old name is deprecated, to go in 5.40): use this version's name
@@ -162,6 +158,15 @@ def image_inputs(model, codes: torch.Tensor) -> torch.Tensor:
     Teacher forcing: at position i the model has seen only the codes before code i."""
     start = torch.full_like(codes[:, :1], model.image_bos)
     return torch.cat([start, codes[:, :-1] + model.image_offset], dim=1)
+
+
+def vocabulary(config):
+    """A translator's one vocabulary, from its config (``TranslatorConfig`` or ``dalle.DalleConfig``):
+    (the caption tokenizer, the config with ``text_vocab`` T filled in, ``image_offset`` = T, the id of
+    code 0, and ``image_bos`` = T + K, the id of ``<image>``, where a picture starts)."""
+    tokenizer = text.load_tokenizer()
+    t = config.text_vocab or len(tokenizer)
+    return tokenizer, dataclasses.replace(config, text_vocab=t), t, t + config.codebook_size
 
 
 def translation_loss(model: CaptionToImageBart, prompts: Sequence[str], codes: torch.Tensor,

@@ -95,11 +95,8 @@ class CaptionToImageGPT(Checkpointed, nn.Module):
         super().__init__()
         from transformers import GPT2Config, GPT2LMHeadModel
 
-        self.tokenizer = text.load_tokenizer()
-        t = config.text_vocab or len(self.tokenizer)
-        self.config = dataclasses.replace(config, text_vocab=t)
-        self.image_offset = t  # id of image code 0
-        self.image_bos = t + config.codebook_size  # <image>: where the picture starts
+        # caption tokens [0, T), code k as T + k (image_offset = T), <image> as T + K (image_bos), as BART's
+        self.tokenizer, self.config, self.image_offset, self.image_bos = bart.vocabulary(config)
         self.gpt = GPT2LMHeadModel(GPT2Config(
             vocab_size=self.image_bos + 1, n_positions=config.max_text_tokens + config.image_tokens,
             n_embd=config.d_model, n_layer=config.layers, n_head=config.heads, n_inner=config.ffn_dim,

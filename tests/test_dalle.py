@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import bart, checkpoints, dalle, dalle_mini
-from course_lib.__main__ import TRANSLATOR_NAMES, main
+from course_lib.__main__ import TRANSLATOR_NAMES
 from course_lib.checkpoints import CheckpointError
+from test_cli import run  # (exit status, stdout, stderr) of the command line, in this process
 
 PROMPTS = ["a red circle in the middle", "a big blue box above a green disc"]
 
@@ -183,15 +184,6 @@ def test_the_pipeline_loads_either_translator(tmp_path, capsys):
         dalle_mini.parts("parti")
     loaded = dalle_mini.load_shipped_pipeline("cpu", stand_in=True, translator="dalle")  # shipped, or a stand-in
     assert isinstance(loaded.translator, dalle.CaptionToImageGPT)
-
-
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as exit:
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_draw_takes_the_translator(tmp_path, monkeypatch, capsys):
