@@ -35,7 +35,7 @@ NS = tuple(2 ** i for i in range(10))  # 1 .. 512
 
 def judge(pipeline: dalle_mini.Pipeline, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores and oracle verdicts (P, CANDIDATES) in sampling order; prompt i is drawn with seed i."""
-    judged = [dalle_mini.judged_candidates(pipeline, prompt, CANDIDATES, seed=i) for i, prompt in enumerate(prompts)]
+    judged = [dalle_mini.judged(pipeline.draw(prompt, CANDIDATES, seed=i)) for i, prompt in enumerate(prompts)]
     return torch.stack([s for s, _ in judged]), torch.stack([r for _, r in judged])
 
 

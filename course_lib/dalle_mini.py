@@ -158,16 +158,15 @@ def load_shipped_pipeline(device: torch.device | str | None = None, *, directory
 
 # ---------------------------------------------------------------- DALL·E's "generate 512, keep CLIP's top 32"
 
-@torch.no_grad()
-def judged_candidates(pipeline: Pipeline, prompt: str, n: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` candidates of ``pipeline.draw``, back in sampling order: (scores (n,), right (n,) bool, the
-    oracle's verdict on each picture), for ``rerank_accuracy``."""
+def judged(drawing: Drawing) -> tuple[torch.Tensor, torch.Tensor]:
+    """A drawing's candidates back in sampling order: (scores (n,), right (n,) bool, the oracle's verdict
+    on each picture against the prompt), for ``rerank_accuracy``."""
     from . import oracle
 
-    drawing = pipeline.draw(prompt, n, seed=seed)
+    n = len(drawing.scores)
     scores, right = torch.empty_like(drawing.scores), torch.empty(n, dtype=torch.bool)
     scores[drawing.order] = drawing.scores
-    right[drawing.order] = torch.tensor(oracle.caption_correct(drawing.images, [prompt] * n))
+    right[drawing.order] = torch.tensor(oracle.caption_correct(drawing.images, [drawing.prompt] * n))
     return scores, right
 
 

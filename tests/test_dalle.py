@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_lib import bart, checkpoints, dalle, dalle_mini
+from course_lib import bart, checkpoints, dalle, dalle_mini, oracle
 from course_lib.__main__ import TRANSLATOR_NAMES
 from course_lib.checkpoints import CheckpointError
 from test_cli import run  # (exit status, stdout, stderr) of the command line, in this process
@@ -243,3 +243,11 @@ def test_rerank_accuracy_keeps_the_rankers_best_of_each_group():
     assert dalle_mini.rerank_accuracy(scores, right, 8, keep=3) == pytest.approx(2 / 3)  # 9, 8 and 5
     with pytest.raises(ValueError, match="need 1 <= keep <= n <= candidates"):
         dalle_mini.rerank_accuracy(scores, right, 16)
+
+
+def test_judged_puts_a_drawing_back_in_sampling_order(pipeline):
+    drawing = pipeline.draw("a red circle above a blue square", 6, seed=2)
+    scores, right = dalle_mini.judged(drawing)
+    assert torch.equal(scores[drawing.order], drawing.scores)
+    assert right[drawing.order].tolist() == oracle.caption_correct(drawing.images, [drawing.prompt] * 6)
+    assert dalle_mini.rerank_accuracy(scores[None], right[None], 6) == float(right[drawing.order[0]])
