@@ -102,8 +102,8 @@ class CaptionToImageGPT(Checkpointed, nn.Module):
             n_embd=config.d_model, n_layer=config.layers, n_head=config.heads, n_inner=config.ffn_dim,
             resid_pdrop=config.dropout, embd_pdrop=config.dropout,
             attn_pdrop=0.0, activation_function="gelu",  # as BART's defaults: no attention dropout, exact GELU
-            bos_token_id=self.tokenizer.bos_token_id, eos_token_id=self.tokenizer.eos_token_id,
-            pad_token_id=self.tokenizer.pad_token_id))
+            # no pad_token_id: <pad> is a token the stream attends to (DALL·E's padding), not one to mask
+            bos_token_id=self.tokenizer.bos_token_id, eos_token_id=self.tokenizer.eos_token_id))
         # transformers renamed the key/value cache from ``past_key_values`` to ``cache`` (see ``bart``)
         params = inspect.signature(GPT2LMHeadModel.forward).parameters
         self._cache_name = "cache" if "cache" in params else "past_key_values"
