@@ -23,6 +23,8 @@ noise on the codes the model reads, the sampling step (``bart.draw_next_code``: 
 temperature, top-k), and the measurement (``bart.evaluate`` on ``eval_sets``), so the two translators
 are trained, sampled and measured alike and differ only where DALL·E and BART differ. ``sample`` keeps
 GPT-2's key/value cache: the caption is read once, then each step runs only the newest code.
+``attention_mask`` draws DALL·E's sparse row, column and convolutional masks beside the causal one
+this model trains with (notebook 10).
 """
 from __future__ import annotations
 
