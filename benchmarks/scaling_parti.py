@@ -9,16 +9,23 @@ sample per prompt, 200 canonical prompts of each split and kind), and its figure
 ``course_lib/data/ablation_parti_scaling.json`` with its parameter count. Notebook 10 plots held-out
 accuracy against parameters and trains the smallest size live from the record's own settings.
 
-    python -m benchmarks.scaling_parti              # ~1 h on 2 shared CPU cores; writes the record
-    python -m benchmarks.scaling_parti --steps 5    # a quick try (does not overwrite unless --save)
+    python -m benchmarks.scaling_parti                              # all sizes, one after the other
+    python -m benchmarks.scaling_parti --sizes "d128, 3+3 layers"   # one size, added to the record
+    python -m benchmarks.scaling_parti --steps 5 --out /tmp          # a quick try (saved only with --save)
+
+On a 2-core CPU shared with other jobs (2026-12-06) the two small sizes took 8 and 30 minutes and the
+two large ones were run as two processes side by side.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import time
+from pathlib import Path
 
 from course_lib import ablations, bart, vqgan
+from course_lib.paths import DATA_DIR
 from course_lib.train import seeded
 
 NAME = "parti_scaling"
@@ -56,25 +63,41 @@ def run_size(size: dict, steps: int, image_tokenizer, n: int) -> dict[str, float
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), metavar="SIZE",
+                        help=f"the sizes to train and measure (default: all of {', '.join(SIZES)})")
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--prompts", type=int, default=200, help="prompts per split and kind")
     parser.add_argument("--save", action="store_true", help="write the record even for a non-default --steps")
+    parser.add_argument("--out", type=Path, default=DATA_DIR, help="folder of the record")
     args = parser.parse_args(argv)
 
-    start = time.perf_counter()
+    # each size is saved as soon as it is measured, beside the sizes an earlier run of the same budget
+    # measured: one size at a time, or several processes with a size each, make the same record
+    path = ablations.path(NAME, args.out)
+    earlier = json.loads(path.read_text()) if path.exists() else None
+    same_budget = earlier is not None and earlier["budget"]["steps"] == args.steps
+    arms = dict(earlier["arms"]) if same_budget else {}
+    seconds = earlier["measured"]["seconds"] if same_budget else 0.0
     image_tokenizer = vqgan.load_tokenizer()
-    arms = {}
-    for name, size in SIZES.items():
-        arms[name] = run_size(size, args.steps, image_tokenizer, args.prompts)
-        print(f"{name:18s} {arms[name]}", flush=True)
-    seconds = time.perf_counter() - start
-    budget = {"steps": args.steps, "training": {**TRAINING, "steps": args.steps}, "sizes": SIZES,
-              "recipe": "bart full preset", "prompts_per_split_and_kind": args.prompts}
-    record = {"arms": arms, "measured": {"machine": ablations.machine(), "date": "now", "seconds": seconds}}
-    print(ablations.table(record, ["parameters", "caption_acc_seen", "caption_acc_heldout"]))
-    if args.steps == STEPS or args.save:
-        print("wrote", ablations.save(NAME, "does the translator get better with size, at the same data and steps "
-                                            "(Parti's scaling, in miniature)?", arms, budget, seconds))
+    for name in args.sizes:
+        start = time.perf_counter()
+        measured = run_size(SIZES[name], args.steps, image_tokenizer, args.prompts)
+        seconds += time.perf_counter() - start
+        print(f"{name:18s} {measured}", flush=True)
+        if args.steps == STEPS or args.save:
+            earlier = json.loads(path.read_text()) if path.exists() else None  # another process may have saved
+            if earlier is not None and earlier["budget"]["steps"] == args.steps:
+                arms |= earlier["arms"]
+            arms[name] = measured
+            arms = {size: arms[size] for size in SIZES if size in arms}  # smallest first
+            budget = {**(earlier["budget"] if earlier is not None and earlier["budget"]["steps"] == args.steps else {}),
+                      "steps": args.steps, "training": {**TRAINING, "steps": args.steps}, "sizes": SIZES,
+                      "recipe": "bart full preset", "prompts_per_split_and_kind": args.prompts}
+            print("wrote", ablations.save(NAME, "does the translator get better with size, at the same data and "
+                                                "steps (Parti's scaling, in miniature)?", arms, budget, seconds, args.out))
+    if arms:
+        record = {"arms": arms, "measured": {"machine": ablations.machine(), "date": "now", "seconds": seconds}}
+        print(ablations.table(record, ["parameters", "caption_acc_seen", "caption_acc_heldout"]))
 
 
 if __name__ == "__main__":
