@@ -28,7 +28,7 @@ from pathlib import Path
 
 # what ``train`` offers; course_lib.stages.STAGES has the same names (a test checks), and importing
 # it here would load every model's libraries before argparse has checked a single argument
-STAGE_NAMES = ("gan", "text_gan", "ae", "ae2d", "vae", "vae2d", "cvae", "vqvae", "vqgan", "bart", "clip")
+STAGE_NAMES = ("gan", "text_gan", "ae", "ae2d", "vae", "vae2d", "cvae", "vqvae", "vqgan", "bart", "clip", "diffusion", "glide")
 TRAIN_MODES = ("smoke", "workshop", "full")  # the presets worth saving (tiny is for unit tests)
 
 # where ``train`` writes unless told otherwise: a folder of the user's, never the shipped one

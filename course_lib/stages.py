@@ -31,7 +31,7 @@ from typing import Callable, Mapping
 
 from torch import nn
 
-from . import autoencoder, bart, checkpoints, clip, device, gan, text_gan, vqgan, vqvae
+from . import autoencoder, bart, checkpoints, clip, device, diffusion, gan, glide, text_gan, vqgan, vqvae
 from .train import History, Preset, Training, seeded
 
 MODES = ("tiny", "smoke", "workshop", "full")
@@ -113,6 +113,13 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("clip", clip, clip.ShapesCLIP, ("zeroshot_color", "zeroshot_shape", "retrieval_r1"), clip.preset,
           lambda config, needs: clip.ShapesCLIP(config), _train(clip),
           lambda model, training, needs: clip.evaluate(model)),
+    Stage("diffusion", diffusion, diffusion.Diffusion, ("validity", "coverage", "sharpness", "seconds_per_picture"),
+          diffusion.preset, lambda config, needs: diffusion.build(config, needs["vqgan"]), _train(diffusion),
+          lambda model, training, needs: diffusion.evaluate(model), needs=("vqgan",)),
+    Stage("glide", glide, glide.Glide,
+          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), glide.preset,
+          lambda config, needs: glide.build(config, needs["vqgan"], needs["clip"]), _train(glide),
+          lambda model, training, needs: glide.evaluate(model), needs=("vqgan", "clip")),
 )}
 
 

@@ -23,12 +23,14 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
 - ``clip_ranking``: notebook 08;
 - ``dalle_mini_pipeline``: notebook 09, with ``pipeline_accuracy`` and ``pipeline_part``, which
   measure the pipeline with a part of the learner's own swapped in;
+- ``diffusion_lessons``: notebooks 11 (diffusion) and 12 (GLIDE);
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
 from .autoencoders import grid_validity, interpolate, sample_with_temperature, vae_loss
 from .bart_translation import decoder_inputs, my_top_k, next_code_probs
 from .clip_ranking import my_relevance, rank_scores, zero_shot
 from .dalle_mini_pipeline import draw_by_hand, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
+from .diffusion_lessons import caption_dropout, ddim_step, predicted_x0, put_back
 from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
                    shuffled_accuracy, truncated_samples)
 from .harness import NOT_DONE
@@ -50,4 +52,6 @@ __all__ = [
     "my_top_k", "next_code_probs", "decoder_inputs", "zero_shot", "rank_scores", "my_relevance",
     # notebook 09
     "ranker", "draw_by_hand", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
+    # notebooks 11-12
+    "predicted_x0", "ddim_step", "caption_dropout", "put_back",
 ]

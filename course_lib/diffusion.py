@@ -1,0 +1,329 @@
+"""Unconditional diffusion on ShapesWorld: diffusers' ``UNet2DModel`` trained to predict the noise.
+
+Ho et al. (2020); slides "Introducing diffusion concept". The process (schedules, q(x_t | x_0), the
+loss, one reverse step) is ``course_lib.diffusion_process``; this module is the model and its stage:
+a small U-Net from Hugging Face ``diffusers``, built from a config in code (nothing from the hub),
+trained with the ε-prediction loss, sampled with diffusers' DDPM or DDIM scheduler.
+
+Where it diffuses (``DiffusionConfig.space``):
+
+- ``"pixel"``: the picture itself, 3×32×32 in [-1, 1], as Ho et al. and GLIDE do;
+- ``"latent"``: the shipped VQ-GAN's 8×8 grid of 32-number codes (notebook 06), each channel scaled
+  to unit variance; a sample is snapped to the nearest codes and drawn by the VQ-GAN's decoder.
+  This is latent diffusion (Rombach et al. 2022, where the field went after GLIDE): a U-Net at 8×8
+  costs a fraction of one at 32×32, and the decoder draws the crisp edges the VQ-GAN learnt.
+
+Why latent by default: on the course's 2-core CPU the 32×32 U-Net (channels 32/64/64, 1.1 M
+parameters) took about 2 s per training step of 64 pictures and the 8×8 one (64/128, 2.8 M) about
+0.4 s, both on one busy thread; with the hours a CPU has, only the latent model gets enough steps.
+The ablation that compares the two at the same seconds is ``benchmarks/ablation_diffusion_space.py``.
+
+The weights are averaged over training (an exponential moving average, torch's ``AveragedModel``), as
+every diffusion model since Ho et al. does: the average samples cleaner pictures than the last step's
+weights. The shipped and trained models hold the average.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import checkpoints, device_of, eval_sets, gan, metrics
+from .checkpoints import Checkpointed
+from .datasets import ShapesDataset, loader
+from .diffusion_process import alphas_cumprod, betas, epsilon_loss, q_sample, sample_loop, scheduler
+from .train import CosineSchedule, History, Preset, Training, fit, pick, seeded
+from .vqvae import VQVAE, VQVAEConfig
+
+SPACES = ("pixel", "latent")
+LATENT_STATS_PICTURES = 2000  # training pictures whose codes set the latent's per-channel mean and std
+
+
+@dataclasses.dataclass
+class DiffusionConfig:
+    """The U-Net, the noise schedule and the space it diffuses in."""
+
+    space: str = "latent"  # "pixel" (3×32×32) or "latent" (the VQ-GAN's code_dim×8×8)
+    channels: tuple[int, ...] = (64, 128)  # U-Net width at each resolution (32 or 8 px first, halved each level)
+    attention: tuple[bool, ...] = (False, True)  # self-attention at each level (the middle block always has it)
+    layers_per_block: int = 1  # residual blocks per level
+    timesteps: int = 250  # T, the length of the noising chain
+    schedule: str = "cosine"  # "linear" (Ho et al.) or "cosine" (Nichol & Dhariwal)
+    # the VQ-GAN whose latent a "latent" model diffuses in (copied from its checkpoint by ``build``)
+    vq_channels: int = 32
+    code_dim: int = 32
+    codebook_size: int = 256
+
+    def __post_init__(self):
+        if self.space not in SPACES:
+            raise ValueError(f"unknown space {self.space!r}; choose one of: {', '.join(SPACES)}")
+        if len(self.channels) != len(self.attention):
+            raise ValueError(f"channels {tuple(self.channels)} and attention {tuple(self.attention)} "
+                             "need one entry per level each")
+
+
+@dataclasses.dataclass
+class DiffusionTraining(Training):
+    """How a diffusion model is trained: AdamW on a cosine schedule, weights averaged for sampling."""
+
+    lr: float = 1e-3  # AdamW's peak rate (small U-Nets take a large one)
+    batch_size: int = 64
+    n_train: int = 10_000  # one-object ShapesWorld scenes (train split), as the GAN of notebook 01 sees
+    ema_decay: float = 0.999  # weight of the old average at each step (0: keep the last weights)
+
+
+_LATENT = dict(space="latent", channels=(64, 128), attention=(False, True))
+PRESETS = {
+    "tiny": Preset(DiffusionConfig(space="pixel", channels=(8, 16), attention=(False, True), timesteps=10,
+                                   vq_channels=8, code_dim=8, codebook_size=16),
+                   DiffusionTraining(batch_size=4, steps=2, n_train=16, ema_decay=0.9)),  # unit tests
+    "smoke": Preset(DiffusionConfig(channels=(16, 32), timesteps=20),
+                    DiffusionTraining(batch_size=16, steps=6, n_train=256, ema_decay=0.9)),  # CI: seconds
+    "workshop": Preset(DiffusionConfig(**_LATENT), DiffusionTraining(steps=2000, seconds=120, ema_decay=0.99)),
+    # shipped; on the 2-core CPU (one thread) the seconds run out first
+    "full": Preset(DiffusionConfig(**_LATENT), DiffusionTraining(steps=30_000, seconds=7200)),
+}
+
+
+def preset(mode: str) -> Preset:
+    """A copy of the named preset (tiny / smoke / workshop / full): ``config, training = preset(mode)``."""
+    return pick(PRESETS, mode)
+
+
+class Codec(nn.Module):
+    """Between pictures (B, 3, 32, 32) in [0, 1] and what the U-Net diffuses (B, C, S, S).
+
+    Pixel space: x ↦ 2x - 1. Latent space: the VQ-GAN's encoder and codes, each channel shifted and
+    scaled to mean 0 and variance 1 (``fit_stats``), as q(x_T) = N(0, I) expects; decoding snaps every
+    position to its nearest code, then draws the picture with the VQ-GAN's decoder. Frozen."""
+
+    def __init__(self, config: DiffusionConfig):
+        super().__init__()
+        self.space = config.space
+        self.vq = (VQVAE(VQVAEConfig(channels=config.vq_channels, code_dim=config.code_dim,
+                                     codebook_size=config.codebook_size))
+                   if config.space == "latent" else None)
+        self.register_buffer("mean", torch.zeros(config.code_dim, 1, 1))  # per-channel statistics of the codes
+        self.register_buffer("std", torch.ones(config.code_dim, 1, 1))
+        self.requires_grad_(False)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, S, S) of one diffused sample."""
+        return (3, 32, 32) if self.space == "pixel" else (self.vq.config.code_dim, 8, 8)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        if self.space == "pixel":
+            return images * 2 - 1
+        codes = self.vq.quantizer.lookup(self.vq.encode(images))  # (B, D, 8, 8), the VQ-GAN's z_q
+        return (codes - self.mean) / self.std
+
+    @torch.no_grad()
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        if self.space == "pixel":
+            return ((x + 1) / 2).clamp(0, 1)
+        return self.vq.decode(self.nearest_codes(x))
+
+    def nearest_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, 8, 8) of the codes nearest to a latent sample (B, D, 8, 8)."""
+        from .vq import quantize
+
+        z = x * self.std + self.mean
+        flat = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])  # (B·64, D)
+        return quantize(flat, self.vq.quantizer.codebook)[1].view(len(x), *z.shape[2:])
+
+    @torch.no_grad()
+    def fit_stats(self, images: torch.Tensor) -> None:
+        """Set the per-channel mean and std from the codes of ``images`` (latent space only)."""
+        if self.space == "latent":
+            codes = self.vq.quantizer.lookup(self.vq.encode(images))  # (N, D, 8, 8)
+            self.mean.copy_(codes.mean((0, 2, 3)).view(-1, 1, 1))
+            self.std.copy_(codes.std((0, 2, 3)).view(-1, 1, 1).clamp_min(1e-3))
+
+
+def unet_blocks(config: DiffusionConfig, attention: str, plain: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """diffusers' down and up block names for ``config``: ``attention`` where it says so, else ``plain``."""
+    down = tuple(f"{attention if a else plain}DownBlock2D" for a in config.attention)
+    return down, tuple(name.replace("Down", "Up") for name in reversed(down))
+
+
+def norm_groups(config: DiffusionConfig) -> int:
+    """Group-norm groups that divide every width (diffusers' default 32 is too many for small U-Nets)."""
+    return min(8, *config.channels)
+
+
+class Diffusion(Checkpointed, nn.Module):
+    """ε_θ(x_t, t): diffusers' ``UNet2DModel`` sized by a ``DiffusionConfig``, with its ``Codec``."""
+
+    config_class = DiffusionConfig  # what ``from_checkpoint`` rebuilds it from
+
+    def __init__(self, config: DiffusionConfig):
+        super().__init__()
+        from diffusers import UNet2DModel
+
+        self.config = config
+        self.codec = Codec(config)
+        channels, size, _ = self.codec.shape
+        down, up = unet_blocks(config, "Attn", "")
+        self.unet = UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels,
+                                block_out_channels=tuple(config.channels), layers_per_block=config.layers_per_block,
+                                down_block_types=down, up_block_types=up, norm_num_groups=norm_groups(config),
+                                attention_head_dim=8)
+        self.register_buffer("betas", betas(config.schedule, config.timesteps), persistent=False)
+
+    def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The predicted noise ε̂ (B, C, S, S) of x_t (B, C, S, S) at steps t (B,) or ()."""
+        return self.unet(x_t, t).sample
+
+    def scheduler(self, sampler: str = "ddim"):
+        """diffusers' scheduler ``sampler`` ("ddpm" or "ddim") for this model's schedule."""
+        return scheduler(sampler, self.config.schedule, self.config.timesteps, clip=self.config.space == "pixel")
+
+    @torch.no_grad()
+    def sample(self, n: int, *, sampler: str = "ddim", steps: int = 50, seed: int = 0, batch_size: int = 250,
+               keep: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+        """n pictures (n, 3, 32, 32) in [0, 1] on the model's device, in eval mode. ``sampler`` "ddpm"
+        runs all T steps whatever ``steps`` says; "ddim" runs ``steps``. The same seed gives the same
+        pictures. ``keep(t, x_t)`` sees every intermediate of the first batch (``film_strip``)."""
+        steps = self.config.timesteps if sampler == "ddpm" else min(steps, self.config.timesteps)
+        was_training, generator = self.training, torch.Generator().manual_seed(seed)
+        self.eval()
+        pictures = []
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            x = sample_loop(self, self.scheduler(sampler), (size, *self.codec.shape), steps, generator=generator,
+                            device=device_of(self), keep=keep if start == 0 else None)
+            pictures.append(self.codec.decode(x))
+        self.train(was_training)
+        return torch.cat(pictures)
+
+
+def build(config: DiffusionConfig, vqgan_checkpoint: str | Path | None = None, images: torch.Tensor | None = None) -> Diffusion:
+    """A fresh model; in latent space its codec takes the VQ-GAN's weights (``vqgan_checkpoint``, the
+    shipped one by default) and the latent statistics of ``images`` (default: training pictures)."""
+    model = Diffusion(with_vq_sizes(config, vqgan_checkpoint))
+    fill_codec(model.codec, vqgan_checkpoint, images, kind="one")
+    return model
+
+
+def with_vq_sizes(config, vqgan_checkpoint: str | Path | None = None):
+    """``config`` (a ``DiffusionConfig`` or subclass) with the VQ-GAN's sizes, in latent space."""
+    if config.space != "latent":
+        return config
+    sizes = checkpoints.read_config(vqgan_checkpoint or checkpoints.shipped("vqgan"))["config"]
+    return dataclasses.replace(config, vq_channels=sizes["channels"], code_dim=sizes["code_dim"],
+                               codebook_size=sizes["codebook_size"])
+
+
+def fill_codec(codec: Codec, vqgan_checkpoint: str | Path | None, images: torch.Tensor | None = None,
+               kind: str = "one") -> None:
+    """In latent space: the VQ-GAN's encoder, codes and decoder into ``codec``, then the statistics of
+    ``images``' codes (default: ``LATENT_STATS_PICTURES`` training pictures of ``kind``). In pixel
+    space there is nothing to fill."""
+    if codec.space != "latent":
+        return
+    if images is None:
+        images = ShapesDataset(LATENT_STATS_PICTURES, kind=kind).images
+    from .vqgan import VQGAN
+
+    vqgan = checkpoints.load(vqgan_checkpoint or checkpoints.shipped("vqgan"), VQGAN, VQGAN.config_class)
+    codec.vq.load_state_dict({k: v for k, v in vqgan.state_dict().items() if not k.startswith("discriminator.")})
+    codec.fit_stats(images)
+
+
+def film_strip(model: Diffusion, n: int = 4, *, sampler: str = "ddim", steps: int = 10, seed: int = 0,
+               frames: int = 8) -> tuple[list[int], torch.Tensor]:
+    """Sampling shown at work: ``frames`` decoded snapshots of x_t from near x_T to x_0 for n pictures:
+    (the t of each frame, pictures (frames, n, 3, 32, 32) on the CPU)."""
+    trail = []
+    model.sample(n, sampler=sampler, steps=steps, seed=seed, keep=lambda t, x: trail.append((t, x.clone())))
+    picks = torch.linspace(0, len(trail) - 1, min(frames, len(trail))).round().long().tolist()
+    return ([trail[i][0] for i in picks],
+            torch.stack([model.codec.decode(trail[i][1]).cpu() for i in picks]))
+
+
+# ---------------------------------------------------------------- training
+
+def make_step(model: Diffusion, training: DiffusionTraining, average: nn.Module | None = None) -> Callable:
+    """``step(batch)`` for ``train.fit`` on batches of (pictures, ...): encode x_0, draw t and ε from a
+    generator seeded by ``training.seed``, take one AdamW step on ``epsilon_loss``, update ``average``
+    (an ``AveragedModel`` of the model, if given) and the learning rate."""
+    optimizer = torch.optim.AdamW(model.unet.parameters(), lr=training.lr)
+    schedule = CosineSchedule(optimizer, training.budget)
+    generator = torch.Generator().manual_seed(training.seed)
+    alpha_bar = alphas_cumprod(model.betas)
+
+    def step(batch):
+        device = device_of(model)
+        x0 = model.codec.encode(batch[0].to(device))  # (B, C, S, S)
+        t = torch.randint(0, model.config.timesteps, (len(x0),), generator=generator).to(device)
+        noise = torch.randn(x0.shape, generator=generator).to(device)
+        loss = epsilon_loss(model(q_sample(x0, t, noise, alpha_bar), t), noise)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if average is not None:
+            average.update_parameters(model)
+        return {"loss": loss.item()}
+
+    return step
+
+
+def moving_average(model: nn.Module, decay: float) -> nn.Module | None:
+    """torch's ``AveragedModel`` keeping an exponential moving average of the weights (None at decay 0)."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay)) if decay else None
+
+
+def training_data(training: Training) -> ShapesDataset:
+    """One-object train-split scenes, as the GAN of notebook 01 learns from (``gan.training_data``)."""
+    return gan.training_data(training)
+
+
+def train_with(model: nn.Module, training: DiffusionTraining, make: Callable, data, *, desc: str,
+               callback=None, every: int = 0, progress: bool = True) -> tuple[nn.Module, History]:
+    """The loop both diffusion stages share: ``make(model, training, average)`` gives the step; at the
+    end the moving average of the weights (``training.ema_decay``) is copied into the model. Callbacks
+    along the way see the raw weights."""
+    average = moving_average(model, training.ema_decay)
+    with seeded(training.seed):
+        model.train()
+        history = fit(make(model, training, average), loader(data, training.batch_size, seed=training.seed),
+                      training.budget, every=every, callback=callback, desc=desc, progress=progress)
+    if average is not None:
+        model.load_state_dict(average.module.state_dict())
+    return model.eval(), history
+
+
+def train(model: Diffusion, training: DiffusionTraining, *, data=None, callback=None, every: int = 0,
+          progress: bool = True) -> tuple[Diffusion, History]:
+    """Train ``model`` (fresh, from ``build``) within ``training``'s budget, seeded by ``training.seed``;
+    return it holding the averaged weights (in eval mode) and its history."""
+    data = training_data(training) if data is None else data
+    return train_with(model, training, make_step, data, desc="diffusion", callback=callback, every=every,
+                      progress=progress)
+
+
+# ---------------------------------------------------------------- measuring
+
+def seconds_per_picture(model: Diffusion, sampler: str, steps: int, n: int = 64) -> float:
+    """Wall seconds per picture of ``model.sample`` (n pictures in one batch)."""
+    start = time.perf_counter()
+    model.sample(n, sampler=sampler, steps=steps, seed=eval_sets.GAN_NOISE_SEED, batch_size=n)
+    return (time.perf_counter() - start) / n
+
+
+def evaluate(model: Diffusion, n: int = 1000, *, sampler: str = "ddim", steps: int = 50) -> dict[str, float]:
+    """The GAN's oracle figures (``gan.judge``: validity, coverage) of n samples (seed
+    ``eval_sets.GAN_NOISE_SEED``), their ``metrics.sharpness``, and seconds per picture."""
+    start = time.perf_counter()
+    pictures = model.sample(n, sampler=sampler, steps=steps, seed=eval_sets.GAN_NOISE_SEED).cpu()
+    took = time.perf_counter() - start
+    return gan.judge(pictures) | {"sharpness": metrics.sharpness(pictures), "seconds_per_picture": took / n}
