@@ -154,8 +154,8 @@ def test_latent_codec_round_trips_the_shipped_vqgan():
 
     images = datasets.ShapesDataset(64, kind="one", seed=3).images
     latents = model.codec.encode(images)
-    assert latents.shape == (64, 32, 8, 8)
-    assert abs(latents.mean().item()) < 0.2 and abs(latents.std().item() - 1) < 0.2
+    assert latents.shape == (64, 8, 8, 8)
+    assert latents.abs().max() <= 1 and latents.std() > 0.05
     assert oracle.agreement(images, model.codec.decode(latents)) > 0.95
 
 
