@@ -14,10 +14,11 @@ Where it diffuses (``DiffusionConfig.space``):
   (Rombach et al. 2022, where the field went after GLIDE): a U-Net at 8×8 costs a fraction of one at
   32×32, and the decoder draws the crisp edges the VQ-GAN learnt.
 
-Why latent by default: on the course's 2-core CPU the 32×32 U-Net (channels 32/64/64, 1.1 M
-parameters) took about 2 s per training step of 64 pictures and the 8×8 one (64/128, 2.8 M) about
-0.4 s, both on one busy thread; with the hours a CPU has, only the latent model gets enough steps.
-The ablation that compares the two at the same seconds is ``benchmarks/ablation_diffusion_space.py``.
+Why latent by default: on the course's shared 2-core CPU a 32×32 U-Net of 0.7 M parameters took
+about 2 s per training step of 32 pictures, one of the same size at 8×8 a fifth of that or less;
+with the hours a CPU has, only the latent model gets enough steps to draw shapes.
+``benchmarks/ablation_diffusion_space.py`` trains both for the same seconds and records the steps
+each reached and the oracle's figures (``course_lib/data/ablation_diffusion_space.json``).
 
 The weights are averaged over training (an exponential moving average, torch's ``AveragedModel``), as
 every diffusion model since Ho et al. does: the average samples cleaner pictures than the last step's

@@ -36,9 +36,13 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("08_clip_ranking", 2): ("rank_scores", "my_rank"),
            ("08_clip_ranking", 3): ("my_relevance", "my_relevance"),
            ("09_dalle_mini_pipeline", 1): ("ranker", "my_ranker"),
-           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw")}
+           ("09_dalle_mini_pipeline", 2): ("draw_by_hand", "my_draw"),
+           ("11_diffusion", 1): ("predicted_x0", "predicted_x0"),
+           ("11_diffusion", 2): ("ddim_step", "ddim_step"),
+           ("12_glide", 1): ("caption_dropout", "caption_dropout"),
+           ("12_glide", 2): ("put_back", "put_back")}
 PRELUDE = ("import math\nimport torch\nimport torch.nn.functional as F\n"
-           "from course_lib import autoencoder, bart, captions, checks, datasets, gan, oracle, shapes, viz, vq, vqgan\n")
+           "from course_lib import autoencoder, bart, captions, checks, datasets, diffusion_process, gan, oracle, shapes, viz, vq, vqgan\n")
 
 
 def _exercise(notebook, number, stub):
