@@ -87,8 +87,8 @@ PRESETS = {
                     DiffusionTraining(batch_size=16, steps=6, n_train=256, ema_decay=0.9)),  # CI: seconds
     "workshop": Preset(DiffusionConfig(channels=(32, 64)),
                        DiffusionTraining(lr=2e-3, batch_size=32, steps=1000, seconds=150, ema_decay=0.995)),
-    # shipped; on the 2-core CPU (one thread, shared) the seconds run out first
-    "full": Preset(DiffusionConfig(channels=(64, 128)), DiffusionTraining(steps=20_000, seconds=7200)),
+    # shipped (3.6 MB); on the 2-core CPU (one thread, shared) the seconds run out first
+    "full": Preset(DiffusionConfig(channels=(32, 64)), DiffusionTraining(lr=1.5e-3, steps=12_000, seconds=7200)),
 }
 
 
@@ -181,32 +181,44 @@ def norm_groups(config: DiffusionConfig) -> int:
     return min(8, *config.channels)
 
 
-class Diffusion(Checkpointed, nn.Module):
+class DiffusionModel(nn.Module):
+    """What both diffusion stages hold besides their U-Net: the config, the ``Codec``, the β's of the
+    noise schedule (a buffer that follows the device), and diffusers' schedulers for them."""
+
+    def __init__(self, config: DiffusionConfig):
+        super().__init__()
+        self.config = config
+        self.codec = Codec(config)
+        self.register_buffer("betas", betas(config.schedule, config.timesteps), persistent=False)
+
+    def scheduler(self, sampler: str = "ddim"):
+        """diffusers' scheduler ``sampler`` ("ddpm" or "ddim") for this model's schedule, x̂_0 clipped to [-1, 1]."""
+        return scheduler(sampler, self.config.schedule, self.config.timesteps, clip=True)
+
+    def sampling_steps(self, sampler: str, steps: int) -> int:
+        """Steps a sampler takes: DDPM all T, DDIM ``steps`` (at most T)."""
+        return self.config.timesteps if sampler == "ddpm" else min(steps, self.config.timesteps)
+
+
+class Diffusion(Checkpointed, DiffusionModel):
     """ε_θ(x_t, t): diffusers' ``UNet2DModel`` sized by a ``DiffusionConfig``, with its ``Codec``."""
 
     config_class = DiffusionConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: DiffusionConfig):
-        super().__init__()
+        super().__init__(config)
         from diffusers import UNet2DModel
 
-        self.config = config
-        self.codec = Codec(config)
         channels, size, _ = self.codec.shape
         down, up = unet_blocks(config, "Attn", "")
         self.unet = UNet2DModel(sample_size=size, in_channels=channels, out_channels=channels,
                                 block_out_channels=tuple(config.channels), layers_per_block=config.layers_per_block,
                                 down_block_types=down, up_block_types=up, norm_num_groups=norm_groups(config),
                                 attention_head_dim=8)
-        self.register_buffer("betas", betas(config.schedule, config.timesteps), persistent=False)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The predicted noise ε̂ (B, C, S, S) of x_t (B, C, S, S) at steps t (B,) or ()."""
         return self.unet(x_t, t).sample
-
-    def scheduler(self, sampler: str = "ddim"):
-        """diffusers' scheduler ``sampler`` ("ddpm" or "ddim") for this model's schedule."""
-        return scheduler(sampler, self.config.schedule, self.config.timesteps, clip=True)  # x̂_0 in [-1, 1]
 
     @torch.no_grad()
     def sample(self, n: int, *, sampler: str = "ddim", steps: int = 50, seed: int = 0, batch_size: int = 250,
@@ -214,7 +226,7 @@ class Diffusion(Checkpointed, nn.Module):
         """n pictures (n, 3, 32, 32) in [0, 1] on the model's device, in eval mode. ``sampler`` "ddpm"
         runs all T steps whatever ``steps`` says; "ddim" runs ``steps``. The same seed gives the same
         pictures. ``keep(t, x_t)`` sees every intermediate of the first batch (``film_strip``)."""
-        steps = self.config.timesteps if sampler == "ddpm" else min(steps, self.config.timesteps)
+        steps = self.sampling_steps(sampler, steps)
         was_training, generator = self.training, torch.Generator().manual_seed(seed)
         self.eval()
         pictures = []
@@ -273,21 +285,24 @@ def film_strip(model: Diffusion, n: int = 4, *, sampler: str = "ddim", steps: in
 
 # ---------------------------------------------------------------- training
 
-def make_step(model: Diffusion, training: DiffusionTraining, average: nn.Module | None = None) -> Callable:
-    """``step(batch)`` for ``train.fit`` on batches of (pictures, ...): encode x_0, draw t and ε from a
-    generator seeded by ``training.seed``, take one AdamW step on ``epsilon_loss``, update ``average``
-    (an ``AveragedModel`` of the model, if given) and the learning rate."""
-    optimizer = torch.optim.AdamW(model.unet.parameters(), lr=training.lr)
+def noised(x0: torch.Tensor, timesteps: int, generator: torch.Generator, alpha_bar: torch.Tensor):
+    """A training example of the ε loss: t ~ U{0..T-1} and ε ~ N(0, I) drawn on the CPU from
+    ``generator``, and x_t = q_sample(x0, t, ε): (x_t, t, ε), on x0's device."""
+    t = torch.randint(0, timesteps, (len(x0),), generator=generator).to(x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+    return q_sample(x0, t, noise, alpha_bar), t, noise
+
+
+def optimizing(model: nn.Module, training: DiffusionTraining, loss_of: Callable[[object], torch.Tensor],
+               average: nn.Module | None = None) -> Callable:
+    """``step(batch)`` for ``train.fit``: one AdamW step on ``loss_of(batch)`` over the weights that
+    learn, the learning rate on ``training``'s cosine schedule, then ``average`` (an ``AveragedModel``
+    of the model, if given) updated."""
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=training.lr)
     schedule = CosineSchedule(optimizer, training.budget)
-    generator = torch.Generator().manual_seed(training.seed)
-    alpha_bar = alphas_cumprod(model.betas)
 
     def step(batch):
-        device = device_of(model)
-        x0 = model.codec.encode(batch[0].to(device))  # (B, C, S, S)
-        t = torch.randint(0, model.config.timesteps, (len(x0),), generator=generator).to(device)
-        noise = torch.randn(x0.shape, generator=generator).to(device)
-        loss = epsilon_loss(model(q_sample(x0, t, noise, alpha_bar), t), noise)
+        loss = loss_of(batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -297,6 +312,20 @@ def make_step(model: Diffusion, training: DiffusionTraining, average: nn.Module 
         return {"loss": loss.item()}
 
     return step
+
+
+def make_step(model: Diffusion, training: DiffusionTraining, average: nn.Module | None = None) -> Callable:
+    """``step(batch)`` for ``train.fit`` on batches of (pictures, ...): encode x_0, draw t and ε from a
+    generator seeded by ``training.seed``, one AdamW step on ``epsilon_loss`` (``optimizing``)."""
+    generator = torch.Generator().manual_seed(training.seed)
+    alpha_bar = alphas_cumprod(model.betas)
+
+    def loss_of(batch):
+        x_t, t, noise = noised(model.codec.encode(batch[0].to(device_of(model))), model.config.timesteps,
+                               generator, alpha_bar)  # x_0 (B, C, S, S) noised to random steps
+        return epsilon_loss(model(x_t, t), noise)
+
+    return optimizing(model, training, loss_of, average)
 
 
 def moving_average(model: nn.Module, decay: float) -> nn.Module | None:

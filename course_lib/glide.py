@@ -44,10 +44,10 @@ from torch import nn
 from . import bart, checkpoints, clip, device_of, eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset
-from .diffusion import (Codec, DiffusionConfig, DiffusionTraining, fill_codec, norm_groups,
-                        train_with, unet_blocks, with_vq_sizes)
-from .diffusion_process import alphas_cumprod, betas, epsilon_loss, q_sample, sample_loop, scheduler
-from .train import CosineSchedule, History, Preset, pick
+from .diffusion import (DiffusionConfig, DiffusionModel, DiffusionTraining, fill_codec, noised, norm_groups,
+                        optimizing, train_with, unet_blocks, with_vq_sizes)
+from .diffusion_process import alphas_cumprod, epsilon_loss, q_sample, sample_loop
+from .train import History, Preset, pick
 
 TEXT_ENCODERS = ("own", "clip")
 DEFAULT_SCALE = 3.0  # the guidance scale sampling uses unless told (notebook 12 measures 0 to 8)
@@ -125,17 +125,15 @@ def _text_config(config: GlideConfig) -> clip.ClipConfig:
                            text_layers=config.text_layers)
 
 
-class Glide(Checkpointed, nn.Module):
+class Glide(Checkpointed, DiffusionModel):
     """ε_θ(x_t, t, caption): a caption transformer and diffusers' ``UNet2DConditionModel``, with the ``Codec``."""
 
     config_class = GlideConfig  # what ``from_checkpoint`` rebuilds it from
 
     def __init__(self, config: GlideConfig):
-        super().__init__()
+        super().__init__(config)
         from diffusers import UNet2DConditionModel
 
-        self.config = config
-        self.codec = Codec(config)
         self.text = clip.CaptionEncoder(_text_config(config))
         self.text.tower.output_tokens = True  # (pooled, every token's embedding)
         self.text.requires_grad_(config.text == "own")
@@ -147,7 +145,6 @@ class Glide(Checkpointed, nn.Module):
             norm_num_groups=norm_groups(config), cross_attention_dim=config.text_width,
             attention_head_dim=config.heads,  # diffusers' name for the number of heads in this class
             class_embed_type="projection", projection_class_embeddings_input_dim=config.embed_dim)
-        self.register_buffer("betas", betas(config.schedule, config.timesteps), persistent=False)
 
     def encode_text(self, prompts: Sequence[str]) -> Caption:
         """Prompts ("" is the empty caption of guidance) -> ``Caption``; bad words raise ``CaptionError``."""
@@ -162,10 +159,6 @@ class Glide(Checkpointed, nn.Module):
         """ε̂ (B, C, S, S) of x_t (B, C, S, S) at steps t (B,) or (), given the encoded captions."""
         return self.unet(x_t, t, encoder_hidden_states=caption.tokens, class_labels=caption.pooled,
                          encoder_attention_mask=caption.mask).sample
-
-    def scheduler(self, sampler: str = "ddim"):
-        """diffusers' scheduler ``sampler`` ("ddpm" or "ddim") for this model's schedule."""
-        return scheduler(sampler, self.config.schedule, self.config.timesteps, clip=True)  # x̂_0 in [-1, 1]
 
     def denoiser(self, caption: Caption, scale: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """x_t, t -> the guided ε̂ for ``caption`` at guidance ``scale`` (one batched pass for both
@@ -191,7 +184,7 @@ class Glide(Checkpointed, nn.Module):
         seed gives the same pictures. ``known`` = (pictures, mask): keep the pictures where the mask
         (B, 1, 32, 32) is 0 and draw the rest (``inpaint``)."""
         check_scale(scale)
-        steps = self.config.timesteps if sampler == "ddpm" else min(steps, self.config.timesteps)
+        steps = self.sampling_steps(sampler, steps)
         was_training, generator = self.training, torch.Generator().manual_seed(seed)
         self.eval()
         caption_all = self.encode_text(list(prompts))
@@ -272,30 +265,19 @@ def build(config: GlideConfig, vqgan_checkpoint: str | Path | None = None,
 def make_step(model: Glide, training: GlideTraining, average: nn.Module | None = None) -> Callable:
     """``step(batch)`` for ``train.fit`` on (pictures, captions): drop ``caption_dropout`` of the captions,
     encode x_0 and the captions, draw t and ε (seeded by ``training.seed``), one AdamW step on the
-    ε-prediction loss for the U-Net (and the caption transformer when it is GLIDE's own)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=training.lr)
-    schedule = CosineSchedule(optimizer, training.budget)
+    ε-prediction loss for the U-Net and, when it is GLIDE's own, the caption transformer
+    (``diffusion.optimizing``)."""
     generator, rng = torch.Generator().manual_seed(training.seed), random.Random(training.seed)
     alpha_bar = alphas_cumprod(model.betas)
 
-    def step(batch):
+    def loss_of(batch):
         images, prompts = batch
-        device = device_of(model)
-        x0 = model.codec.encode(images.to(device))  # (B, C, S, S)
         caption = model.encode_text(bart.drop_captions(prompts, training.caption_dropout, rng))
-        t = torch.randint(0, model.config.timesteps, (len(x0),), generator=generator).to(device)
-        noise = torch.randn(x0.shape, generator=generator).to(device)
-        loss = epsilon_loss(model(q_sample(x0, t, noise, alpha_bar), t, caption), noise)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if average is not None:
-            average.update_parameters(model)
-        return {"loss": loss.item()}
+        x_t, t, noise = noised(model.codec.encode(images.to(device_of(model))), model.config.timesteps,
+                               generator, alpha_bar)  # x_0 (B, C, S, S) noised to random steps
+        return epsilon_loss(model(x_t, t, caption), noise)
 
-    return step
+    return optimizing(model, training, loss_of, average)
 
 
 def training_data(training: GlideTraining) -> ShapesDataset:
