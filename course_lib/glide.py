@@ -231,10 +231,16 @@ def latent_mask(mask: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def inpaint(model: Glide, pictures: torch.Tensor, mask: torch.Tensor, prompts: Sequence[str], **sampling) -> torch.Tensor:
-    """Redraw where ``mask`` (B, 1, 32, 32) is 1 so that each picture fits its prompt; keep the rest."""
+    """Redraw where ``mask`` (B, 1, 32, 32) is 1 so that each picture fits its prompt; keep the rest.
+
+    The sample is drawn with the known latent put back after every step; the kept pixels are then
+    pasted over it, since the VQ-GAN's decoder draws each pixel from the codes around it too and would
+    otherwise blur the kept part into the new one."""
     if mask.shape[0] != len(pictures) or mask.shape[1:] != (1, *pictures.shape[2:]):
         raise ValueError(f"the mask must be (B, 1, H, W) for pictures {tuple(pictures.shape)}, got {tuple(mask.shape)}")
-    return model.sample(prompts, known=(pictures, mask), **sampling)
+    drawn = model.sample(prompts, known=(pictures, mask), **sampling)  # (B, 3, H, W) on the model's device
+    mask, pictures = mask.to(drawn.device), pictures.to(drawn.device)
+    return mask * drawn + (1 - mask) * pictures
 
 
 def right_half_mask(n: int, size: int = 32) -> torch.Tensor:
