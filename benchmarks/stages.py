@@ -308,3 +308,16 @@ STAGES: dict[str, tuple[tuple[str, ...], Callable[[Context], dict[str, float]]]]
     # canonical prompts only: 16 candidates for each of 800 prompts already take most of an hour on a CPU
     "pipeline_dalle": (("dalle", "vqgan", "clip"), lambda ctx: measure_pipeline(ctx, "dalle", partial=(False,))),
 }
+
+
+def _diffusion_measure(name: str) -> Callable[[Context], dict[str, float]]:
+    """``measure_NAME`` of ``benchmarks/diffusion_stages.py`` (imported when measured: it imports this module)."""
+    def measure(ctx: Context) -> dict[str, float]:
+        from . import diffusion_stages
+
+        return getattr(diffusion_stages, f"measure_{name}")(ctx)
+    return measure
+
+
+STAGES |= {"diffusion": (("diffusion",), _diffusion_measure("diffusion")),
+           "glide": (("glide", "clip"), _diffusion_measure("glide"))}

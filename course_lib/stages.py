@@ -31,7 +31,7 @@ from typing import Callable, Mapping
 
 from torch import nn
 
-from . import autoencoder, bart, checkpoints, clip, dalle, device, gan, text_gan, vqgan, vqvae
+from . import autoencoder, bart, checkpoints, clip, dalle, device, diffusion, gan, glide, text_gan, vqgan, vqvae
 from .train import History, Preset, Training, seeded
 
 MODES = ("tiny", "smoke", "workshop", "full")
@@ -125,6 +125,13 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), dalle.preset,
           lambda config, needs: dalle.build(config, vqgan.load_tokenizer(needs["vqgan"]).to(device())),
           _dalle_train, _dalle_measure, needs=("vqgan",)),
+    Stage("diffusion", diffusion, diffusion.Diffusion, ("validity", "coverage", "sharpness", "seconds_per_picture"),
+          diffusion.preset, lambda config, needs: diffusion.build(config, needs["vqgan"]), _train(diffusion),
+          lambda model, training, needs: diffusion.evaluate(model), needs=("vqgan",)),
+    Stage("glide", glide, glide.Glide,
+          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), glide.preset,
+          lambda config, needs: glide.build(config, needs["vqgan"], needs["clip"]), _train(glide),
+          lambda model, training, needs: glide.evaluate(model), needs=("vqgan", "clip")),
 )}
 
 

@@ -49,9 +49,13 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("09_dalle_mini_pipeline", 3): ("guidance_study", "guidance_study"),
            ("10_dalle_transformer", 1): ("one_stream", "my_stream"),
            ("10_dalle_transformer", 2): ("column_mask", "my_column_mask"),
-           ("10_dalle_transformer", 3): ("keep_top", "my_keep_top")}
+           ("10_dalle_transformer", 3): ("keep_top", "my_keep_top"),
+           ("11_diffusion", 1): ("predicted_x0", "predicted_x0"),
+           ("11_diffusion", 2): ("ddim_step", "ddim_step"),
+           ("12_glide", 1): ("caption_dropout", "caption_dropout"),
+           ("12_glide", 2): ("put_back", "put_back")}
 PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\nimport course_lib\n"
-           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
+           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, diffusion_process, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
            "from course_lib.train import seeded\n")
 
 
