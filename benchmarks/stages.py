@@ -156,17 +156,19 @@ def measure_tokenizer(ctx: Context, name: str) -> dict[str, float]:
 
 # ---------------------------------------------------------------- BART, CLIP, the pipeline
 
-def _translator(ctx: Context):
-    return ctx.load("bart"), ctx.load("vqgan")
+def _translator(ctx: Context, name: str = "bart"):
+    return ctx.load(name), ctx.load("vqgan")
 
 
-def measure_bart(ctx: Context) -> dict[str, float]:
-    """``bart.caption_accuracy`` of one sample per prompt per split and scene kind, and their means:
+def measure_translator(ctx: Context, name: str = "bart") -> dict[str, float]:
+    """A translator (``bart``, or ``dalle``, DALL·E's one-stream transformer), by the same figures:
+    ``bart.caption_accuracy`` of one sample per prompt per split and scene kind, and their means:
     ``caption_acc_*`` sampled as ``bart.DEFAULT_SAMPLING`` (``partial_caption_acc_*`` on partial
-    prompts), ``t1_caption_acc_*`` at temperature 1 (the model's own distribution, what ``train bart``
+    prompts), ``t1_caption_acc_*`` at temperature 1 (the model's own distribution, what ``train``
     records); ``heldout_mistakes_KIND_{one,two}``, how many held-out pictures get each kind of
-    ``oracle.MISTAKE_KINDS`` wrong (``_wrong`` any, ``_pictures`` of all); sampling speed (tokens + VQ-GAN decode); translation training speed (``bart.make_step``)."""
-    model, tokenizer = _translator(ctx)
+    ``oracle.MISTAKE_KINDS`` wrong (``_wrong`` any, ``_pictures`` of all); sampling speed (tokens + VQ-GAN
+    decode); training speed of its module's ``make_step``; ``parameters``."""
+    model, tokenizer = _translator(ctx, name)
     n = ctx.budget.prompts
 
     def accuracy(sampling):
@@ -178,14 +180,16 @@ def measure_bart(ctx: Context) -> dict[str, float]:
         counts = bart.mistake_counts(model, tokenizer, prompts(n, "heldout", kind), **bart.DEFAULT_SAMPLING)
         figures |= {f"heldout_mistakes_{name}_{kind}": float(count) for name, count in counts.items()}
     seen, side = prompts(n, "train", "two"), int(model.config.image_tokens ** 0.5)
-    draw = lambda: tokenizer.decode(bart.sample(model, seen, **bart.DEFAULT_SAMPLING).view(n, side, side))
+    draw = lambda: tokenizer.decode(model.sample(seen, **bart.DEFAULT_SAMPLING).view(n, side, side))
     figures |= generation_speed(draw, n)
+    figures["parameters"] = sum(p.numel() for p in model.parameters())
 
-    training = ctx.training("bart")
+    training = ctx.training(name)
     data = datasets.ShapesDataset(training.n_train, kind="mixed")
     codes = bart.caption_codes(tokenizer, data)
     model.train()
-    step = bart.make_step(model, training, bart.optimizer(model, training), data.captions, codes, random.Random(0))
+    step = stages.STAGES[name].module.make_step(model, training, bart.optimizer(model, training), data.captions,
+                                                codes, random.Random(0))
     batches = datasets.loader(torch.utils.data.TensorDataset(torch.arange(len(data))), training.batch_size)
     return figures | training_speed(step, batches, ctx.budget.train_steps, training.batch_size)
 
@@ -206,12 +210,15 @@ def measure_clip(ctx: Context) -> dict[str, float]:
                                     training.batch_size)
 
 
-def measure_pipeline(ctx: Context) -> dict[str, float]:
-    """``dalle_mini.Pipeline`` with the shipped BART, VQ-GAN and CLIP, sampling as ``bart.DEFAULT_SAMPLING``:
-    per prompt ``CANDIDATES`` pictures. ``random_*``: oracle caption accuracy of one random candidate
-    (the mean over all candidates); ``best_of_16_*``: of CLIP's first choice; ``oracle_best_of_16_*``:
-    share of prompts with at least one right candidate; ``lift_*``: best-of-16 minus random."""
-    translator, tokenizer = _translator(ctx)
+def measure_pipeline(ctx: Context, translator_name: str = "bart", partial: tuple[bool, ...] = (False, True)
+                     ) -> dict[str, float]:
+    """``dalle_mini.Pipeline`` with the shipped BART (or ``translator_name``'s translator, e.g. ``dalle``),
+    VQ-GAN and CLIP, sampling as ``bart.DEFAULT_SAMPLING``, on canonical prompts and, with ``True`` in
+    ``partial``, partial ones: per prompt ``CANDIDATES`` pictures. ``random_*``: oracle caption accuracy of
+    one random candidate (the mean over all candidates); ``best_of_16_*``: of CLIP's first choice;
+    ``oracle_best_of_16_*``: share of prompts with at least one right candidate; ``lift_*``: best-of-16
+    minus random."""
+    translator, tokenizer = _translator(ctx, translator_name)
     ranker = ctx.load("clip")
     pipeline = dalle_mini.Pipeline(translator, tokenizer, dalle_mini.clip_ranker(ranker),
                                    **bart.DEFAULT_SAMPLING)
@@ -222,24 +229,25 @@ def measure_pipeline(ctx: Context) -> dict[str, float]:
         timing.append(took)
         return drawing.images  # best first
 
-    figures = by_prompt_set(lambda prompt_list: judge_candidates(draw, prompt_list), ctx.budget.prompts)
-    for prefix in ("", "partial_"):
+    figures = by_prompt_set(lambda prompt_list: judge_candidates(draw, prompt_list), ctx.budget.prompts,
+                            partial=partial)
+    for prefix in ("partial_" if is_partial else "" for is_partial in partial):
         for tag in SPLIT_TAGS.values():
             figures[f"{prefix}lift_{tag}"] = figures[f"{prefix}best_of_16_{tag}"] - figures[f"{prefix}random_{tag}"]
     figures |= spread_of_example(draw(PARTIAL_EXAMPLE, 0))
     figures["draw_seconds_per_prompt"] = _mean(timing)
     figures["draw_seconds_per_image"] = _mean(timing) / CANDIDATES
     if ctx.directory.resolve() == checkpoints.DATA_DIR:  # the command line draws with the shipped ones
-        figures["cli_draw_seconds"] = _command_line_draw_seconds(ctx.device)
+        figures["cli_draw_seconds"] = _command_line_draw_seconds(ctx.device, translator_name)
     return figures
 
 
-def _command_line_draw_seconds(device: torch.device, runs: int = 3) -> float:
-    """Wall seconds of ``python -m course_lib draw PROMPT -n 16`` in a fresh process, imports and
-    loading included (what a user waits for; issue #7 asks for <= 10 s on a CPU): the median of
-    ``runs`` after one run that warms the file cache."""
+def _command_line_draw_seconds(device: torch.device, translator: str = "bart", runs: int = 3) -> float:
+    """Wall seconds of ``python -m course_lib draw PROMPT -n 16 --translator NAME`` in a fresh process,
+    imports and loading included (what a user waits for; issue #7 asks for <= 10 s on a CPU): the
+    median of ``runs`` after one run that warms the file cache."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "course_lib", "draw", prompts(1, "train", "two")[0],
+        command = [sys.executable, "-m", "course_lib", "draw", prompts(1, "train", "two")[0], "--translator", translator,
                    "-n", str(CANDIDATES), "-o", str(Path(tmp) / "grid.png"), "--device", device.type]
         timings = [seconds(lambda: subprocess.run(command, check=True, capture_output=True))[0]
                    for _ in range(runs + 1)]
@@ -293,7 +301,23 @@ STAGES: dict[str, tuple[tuple[str, ...], Callable[[Context], dict[str, float]]]]
     "cvae": (("cvae", "clip"), lambda ctx: measure_autoencoder(ctx, "cvae")),
     "vqvae": (("vqvae",), lambda ctx: measure_tokenizer(ctx, "vqvae")),
     "vqgan": (("vqgan",), lambda ctx: measure_tokenizer(ctx, "vqgan")),
-    "bart": (("bart", "vqgan"), measure_bart),
+    "bart": (("bart", "vqgan"), measure_translator),
     "clip": (("clip",), measure_clip),
     "pipeline": (("bart", "vqgan", "clip"), measure_pipeline),
+    "dalle": (("dalle", "vqgan"), lambda ctx: measure_translator(ctx, "dalle")),
+    # canonical prompts only: 16 candidates for each of 800 prompts already take most of an hour on a CPU
+    "pipeline_dalle": (("dalle", "vqgan", "clip"), lambda ctx: measure_pipeline(ctx, "dalle", partial=(False,))),
 }
+
+
+def _diffusion_measure(name: str) -> Callable[[Context], dict[str, float]]:
+    """``measure_NAME`` of ``benchmarks/diffusion_stages.py`` (imported when measured: it imports this module)."""
+    def measure(ctx: Context) -> dict[str, float]:
+        from . import diffusion_stages
+
+        return getattr(diffusion_stages, f"measure_{name}")(ctx)
+    return measure
+
+
+STAGES |= {"diffusion": (("diffusion",), _diffusion_measure("diffusion")),
+           "glide": (("glide", "clip"), _diffusion_measure("glide"))}

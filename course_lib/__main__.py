@@ -1,9 +1,10 @@
 """The course's command line: ``python -m course_lib <command>``.
 
 - ``doctor [--online]``: check this environment (see ``course_lib.doctor``).
-- ``draw PROMPT [-n 16] [-o out.png] [--checkpoints DIR]``: run the Dall·E Mini pipeline of the
-  shipped checkpoints (or of those retrained into DIR) and write a grid of the candidates, best
-  first, each with its CLIP score.
+- ``draw PROMPT [-n 16] [-o out.png] [--checkpoints DIR] [--translator dalle]``: run the Dall·E Mini
+  pipeline of the shipped checkpoints (or of those retrained into DIR) and write a grid of the
+  candidates, best first, each with its CLIP score; ``--translator dalle`` writes the tokens with
+  DALL·E's one-stream transformer instead of BART.
 - ``train STAGE [--mode MODE] [--out DIR]``: train a stage's preset and save its checkpoint in DIR
   (``checkpoints/`` here by default); ``--replace-shipped`` writes into ``course_lib/data`` instead,
   which is how the shipped checkpoints are made (with ``--mode full``).
@@ -28,8 +29,11 @@ from pathlib import Path
 
 # what ``train`` offers; course_lib.stages.STAGES has the same names (a test checks), and importing
 # it here would load every model's libraries before argparse has checked a single argument
-STAGE_NAMES = ("gan", "text_gan", "ae", "ae2d", "vae", "vae2d", "cvae", "vqvae", "vqgan", "bart", "clip")
+STAGE_NAMES = ("gan", "text_gan", "ae", "ae2d", "vae", "vae2d", "cvae", "vqvae", "vqgan", "bart", "clip", "dalle",
+               "diffusion", "glide")
 TRAIN_MODES = ("smoke", "workshop", "full")  # the presets worth saving (tiny is for unit tests)
+# what ``draw --translator`` offers; course_lib.dalle_mini.TRANSLATORS has the same names (a test checks)
+TRANSLATOR_NAMES = ("bart", "dalle")
 
 # where ``train`` writes unless told otherwise: a folder of the user's, never the shipped one
 DEFAULT_TRAIN_OUT = Path("checkpoints")
@@ -126,7 +130,7 @@ def _draw(args) -> int:
     from .dalle_mini import checkpoint_paths, load_shipped_pipeline
 
     try:
-        paths = checkpoint_paths(args.checkpoints)
+        paths = checkpoint_paths(args.checkpoints, args.translator)
     except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -135,7 +139,8 @@ def _draw(args) -> int:
                                           for name, path in paths.items()))
     try:
         pipeline = load_shipped_pipeline(device(args.device), directory=args.checkpoints,
-                                **({} if args.guidance is None else {"guidance_scale": args.guidance}))
+                                         **({} if args.translator == "bart" else {"translator": args.translator}),
+                                         **({} if args.guidance is None else {"guidance_scale": args.guidance}))
     except (CheckpointError, RuntimeError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -162,11 +167,13 @@ def _train(args) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    from .dalle_mini import PARTS
+    from .dalle_mini import PARTS, TRANSLATORS
     from .stages import train_and_save
 
     train_and_save(args.stage, args.mode, out)
-    use = f"; draw with it: python -m course_lib draw PROMPT --checkpoints {out}" if args.stage in PARTS else ""
+    translator = f" --translator {args.stage}" if args.stage in TRANSLATORS and args.stage != "bart" else ""
+    use = (f"; draw with it: python -m course_lib draw PROMPT{translator} --checkpoints {out}"
+           if args.stage in (*PARTS, *TRANSLATORS) else "")
     print(f"trained {args.stage} into {out}{use}")
     return 0
 
@@ -211,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     draw.add_argument("--checkpoints", type=_folder, default=None, metavar="DIR",
                       help="a folder that train --out wrote: each of bart, vqgan and clip found there is used "
                            "instead of the shipped one (a vqgan only with a bart trained on it)")
+    draw.add_argument("--translator", choices=TRANSLATOR_NAMES, default="bart",
+                      help="what writes the image tokens: bart (default, Dall·E Mini's) or dalle (DALL·E's "
+                           "one-stream transformer, notebook 10)")
     train = commands.add_parser("train", help="train a stage's preset and save its checkpoint")
     train.add_argument("stage", choices=STAGE_NAMES, help="which model to train")
     train.add_argument("--mode", choices=TRAIN_MODES, default="full")

@@ -98,11 +98,7 @@ class CaptionToImageBart(Checkpointed, nn.Module):
         super().__init__()
         from transformers import BartForConditionalGeneration
 
-        self.tokenizer = text.load_tokenizer()
-        t = config.text_vocab or len(self.tokenizer)
-        self.config = dataclasses.replace(config, text_vocab=t)
-        self.image_offset = t  # id of image code 0
-        self.image_bos = t + config.codebook_size  # the decoder's start token
+        self.tokenizer, self.config, self.image_offset, self.image_bos = vocabulary(config)
         self.bart = BartForConditionalGeneration(self._bart_config(config))
         # transformers renamed the decoder's key/value cache from ``past_key_values`` to ``cache``
         # (argument and output; the old name is deprecated, to go in 5.40): use this version's name
@@ -153,8 +149,24 @@ class CaptionToImageBart(Checkpointed, nn.Module):
 
     def decoder_inputs(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, N) in [0, K) -> decoder input ids (B, N): <image>, then the codes shifted right."""
-        start = torch.full_like(codes[:, :1], self.image_bos)
-        return torch.cat([start, codes[:, :-1] + self.image_offset], dim=1)
+        return image_inputs(self, codes)
+
+
+def image_inputs(model, codes: torch.Tensor) -> torch.Tensor:
+    """Codes (B, N) in [0, K) -> the ids a translator reads while writing them (B, N): ``<image>``
+    (``model.image_bos``), then the codes shifted right, as vocabulary ids (``code + model.image_offset``).
+    Teacher forcing: at position i the model has seen only the codes before code i."""
+    start = torch.full_like(codes[:, :1], model.image_bos)
+    return torch.cat([start, codes[:, :-1] + model.image_offset], dim=1)
+
+
+def vocabulary(config):
+    """A translator's one vocabulary, from its config (``TranslatorConfig`` or ``dalle.DalleConfig``):
+    (the caption tokenizer, the config with ``text_vocab`` T filled in, ``image_offset`` = T, the id of
+    code 0, and ``image_bos`` = T + K, the id of ``<image>``, where a picture starts)."""
+    tokenizer = text.load_tokenizer()
+    t = config.text_vocab or len(tokenizer)
+    return tokenizer, dataclasses.replace(config, text_vocab=t), t, t + config.codebook_size
 
 
 def translation_loss(model: CaptionToImageBart, prompts: Sequence[str], codes: torch.Tensor,
@@ -283,16 +295,26 @@ def sample(model: CaptionToImageBart, prompts: Sequence[str], *, temperature: fl
     cache, codes = None, []
     for _ in range(model.config.image_tokens):
         logits, cache = model.next_token_logits(encoder_outputs, text_mask, tokens, cache)  # (B or 2B, K)
-        if guided:
-            cond, uncond = logits.chunk(2)
-            logits = guide(cond, uncond, guidance_scale)
-        logits = filter_top_k(logits / temperature, top_k)
-        code = torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).to(model.device)  # (B, 1)
+        code = draw_next_code(logits, guided, guidance_scale=guidance_scale, temperature=temperature,
+                              top_k=top_k, generator=generator)  # (B, 1)
         codes.append(code)
         tokens = code + model.image_offset
         if guided:
             tokens = tokens.repeat(2, 1)
     return torch.cat(codes, dim=1)
+
+
+def draw_next_code(logits: torch.Tensor, guided: bool, *, guidance_scale: float, temperature: float,
+                   top_k: int | None, generator: torch.Generator | None) -> torch.Tensor:
+    """One sampling step of any translator: logits over the K codes, (B, K), or with ``guided`` (2B, K)
+    (the conditional rows, then the unconditional ones) -> the drawn codes (B, 1) on the logits'
+    device. The guidance mix (``guide``), then the temperature, then top-k (``filter_top_k``), then a
+    draw from the softmax by ``generator`` (on the CPU, so a seed gives the same codes on any device)."""
+    if guided:
+        cond, uncond = logits.chunk(2)
+        logits = guide(cond, uncond, guidance_scale)
+    logits = filter_top_k(logits / temperature, top_k)
+    return torch.multinomial(logits.softmax(-1).cpu(), 1, generator=generator).to(logits.device)
 
 
 # ---------------------------------------------------------------- training and measuring
@@ -304,8 +326,9 @@ def caption_codes(image_tokenizer, data, batch_size: int = 500) -> torch.Tensor:
                       for i in range(0, len(data), batch_size)])
 
 
-def optimizer(model: CaptionToImageBart, training: BartTraining) -> torch.optim.Optimizer:
-    """AdamW, shared by denoising and translation (BART's pre-training then fine-tuning)."""
+def optimizer(model: nn.Module, training: Training) -> torch.optim.Optimizer:
+    """AdamW at ``training.lr`` and ``training.weight_decay``, shared by denoising and translation (BART's
+    pre-training then fine-tuning), and by ``dalle``'s one-stream transformer."""
     return torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=training.weight_decay)
 
 
@@ -366,27 +389,28 @@ def train(model: CaptionToImageBart, training: BartTraining, image_tokenizer, *,
 
 
 @torch.no_grad()
-def pictures(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], *,
+def pictures(model, image_tokenizer, prompts: Sequence[str], *,
              seed: int = 0, batch_size: int = 200, **sampling) -> torch.Tensor:
-    """One sampled picture per prompt: ``sample`` then the image tokenizer's decode, in batches."""
+    """One sampled picture per prompt: the translator's ``sample`` (this module's, or any translator's
+    with that method, e.g. ``dalle``'s) then the image tokenizer's decode, in batches."""
     generator = torch.Generator().manual_seed(seed)
     device = device_of(image_tokenizer)
     images = []
     for start in range(0, len(prompts), batch_size):
-        codes = sample(model, list(prompts[start:start + batch_size]), generator=generator, **sampling)
+        codes = model.sample(list(prompts[start:start + batch_size]), generator=generator, **sampling)
         side = int(codes.shape[1] ** 0.5)
         images.append(image_tokenizer.decode(codes.view(-1, side, side).to(device)).cpu())
     return torch.cat(images)
 
 
-def caption_accuracy(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], **sampling) -> float:
+def caption_accuracy(model, image_tokenizer, prompts: Sequence[str], **sampling) -> float:
     """Oracle caption accuracy of one sampled picture per prompt."""
     from . import oracle
 
     return oracle.caption_accuracy(pictures(model, image_tokenizer, prompts, **sampling), prompts)
 
 
-def mistake_counts(model: CaptionToImageBart, image_tokenizer, prompts: Sequence[str], **sampling) -> dict[str, int]:
+def mistake_counts(model, image_tokenizer, prompts: Sequence[str], **sampling) -> dict[str, int]:
     """``oracle.mistake_counts`` of one sampled picture per prompt: how many pictures get the colour,
     shape, size, position or number of objects wrong (a picture may get several wrong)."""
     from . import oracle
@@ -394,10 +418,11 @@ def mistake_counts(model: CaptionToImageBart, image_tokenizer, prompts: Sequence
     return oracle.mistake_counts(pictures(model, image_tokenizer, prompts, **sampling), prompts)
 
 
-def evaluate(model: CaptionToImageBart, image_tokenizer, n: int = 200) -> dict[str, float]:
+def evaluate(model, image_tokenizer, n: int = 200) -> dict[str, float]:
     """Caption accuracy of one sample per prompt at temperature 1 (the model's own distribution) on
-    ``n`` canonical prompts of each split and kind: ``caption_acc_{seen,heldout}_{one,two}``. The
-    benchmark also measures it sampled as ``DEFAULT_SAMPLING`` and on partial prompts."""
+    ``n`` canonical prompts of each split and kind: ``caption_acc_{seen,heldout}_{one,two}``, for any
+    translator with a ``sample`` method. The benchmark also measures it sampled as
+    ``DEFAULT_SAMPLING`` and on partial prompts."""
     return {f"caption_acc_{tag}_{kind}": caption_accuracy(model, image_tokenizer, eval_sets.prompts(n, split, kind))
             for split, tag in eval_sets.SPLIT_TAGS.items() for kind in ("one", "two")}
 

@@ -11,7 +11,8 @@ Slides "Part 5: Piecing the blocks together" and DALL·E's "generate, rank with 
 
 The three parts are plain attributes of ``Pipeline`` with small interfaces, so a learner can swap in
 their own: any ``translator`` with a ``sample(prompts, *, temperature, top_k, guidance_scale,
-generator) -> codes (N, 64)`` method (``bart.CaptionToImageBart.sample``), any ``image_tokenizer`` with
+generator) -> codes (N, 64)`` method (``bart.CaptionToImageBart.sample``, or DALL·E's one-stream
+transformer ``dalle.CaptionToImageGPT.sample``: ``TRANSLATORS``), any ``image_tokenizer`` with
 ``decode(codes (N, 8, 8)) -> pictures (N, 3, 32, 32)``, and any ``ranker(pictures, prompt) -> scores``.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from . import bart, captions, clip, device_of
+from . import bart, captions, clip, dalle, device_of
 
 Ranker = Callable[[torch.Tensor, str], torch.Tensor]  # (pictures (N, 3, H, W), prompt) -> scores (N,)
 
@@ -55,7 +56,7 @@ def clip_ranker(model: clip.ShapesCLIP) -> Ranker:
 
 @dataclasses.dataclass
 class Pipeline:
-    translator: bart.CaptionToImageBart
+    translator: torch.nn.Module  # has sample(prompts, *, temperature, top_k, guidance_scale, generator) -> (N, 64)
     image_tokenizer: torch.nn.Module  # has decode(codes (N, 8, 8)) -> pictures (N, 3, 32, 32)
     ranker: Ranker
     temperature: float = bart.DEFAULT_SAMPLING["temperature"]
@@ -85,39 +86,49 @@ class Pipeline:
         return Drawing(prompt, images[order], scores[order], grids[order].cpu(), order)
 
 
-PARTS = ("bart", "vqgan", "clip")  # the checkpoints the pipeline is made of
+PARTS = ("bart", "vqgan", "clip")  # the checkpoints the pipeline is made of, with BART as its translator
+# the translators that write image tokens from a caption: checkpoint name -> model class (notebook 10)
+TRANSLATORS = {"bart": bart.CaptionToImageBart, "dalle": dalle.CaptionToImageGPT}
 
 
-def checkpoint_paths(directory: str | Path | None = None) -> dict[str, Path]:
+def parts(translator: str = "bart") -> tuple[str, str, str]:
+    """The checkpoints of the pipeline with ``translator`` (a name of ``TRANSLATORS``) writing its tokens."""
+    if translator not in TRANSLATORS:
+        raise ValueError(f"unknown translator {translator!r}; choose one of: {', '.join(TRANSLATORS)}")
+    return (translator, *PARTS[1:])
+
+
+def checkpoint_paths(directory: str | Path | None = None, translator: str = "bart") -> dict[str, Path]:
     """Where each part comes from: ``directory``'s checkpoint when it holds one (a folder that
     ``python -m course_lib train STAGE --out DIR`` wrote), else the shipped one.
 
     A folder with none of the parts is refused (drawing would silently use only shipped ones), and
-    so is a ``vqgan`` of its own without a ``bart`` beside it: the shipped bart writes the shipped
-    vqgan's codes, which another vqgan reads as different pictures.
+    so is a ``vqgan`` of its own without a translator beside it: the shipped translator writes the
+    shipped vqgan's codes, which another vqgan reads as different pictures.
     """
     from . import checkpoints
 
+    names = parts(translator)
     found = {} if directory is None else {
-        name: Path(directory) / f"{name}.safetensors" for name in PARTS
+        name: Path(directory) / f"{name}.safetensors" for name in names
         if (Path(directory) / f"{name}.safetensors").exists()}
     if directory is not None and not found:
         raise checkpoints.CheckpointError(
-            f"{directory} holds no {', '.join(PARTS)} checkpoint; train one there "
-            f"(python -m course_lib train bart --out {directory}) or leave out --checkpoints")
-    if "vqgan" in found and "bart" not in found:
+            f"{directory} holds no {', '.join(names)} checkpoint; train one there "
+            f"(python -m course_lib train {translator} --out {directory}) or leave out --checkpoints")
+    if "vqgan" in found and translator not in found:
         raise checkpoints.CheckpointError(
-            f"{found['vqgan']} needs a bart trained on its codes beside it (the shipped bart writes the "
-            f"shipped vqgan's); train one: python -m course_lib train bart --out {directory}")
-    return {name: found.get(name, checkpoints.shipped(name)) for name in PARTS}
+            f"{found['vqgan']} needs a {translator} trained on its codes beside it (the shipped {translator} "
+            f"writes the shipped vqgan's); train one: python -m course_lib train {translator} --out {directory}")
+    return {name: found.get(name, checkpoints.shipped(name)) for name in names}
 
 
 def load_shipped_pipeline(device: torch.device | str | None = None, *, directory: str | Path | None = None,
-                          stand_in: bool = False, **sampling) -> Pipeline:
+                          stand_in: bool = False, translator: str = "bart", **sampling) -> Pipeline:
     """The pipeline of the shipped checkpoints (``bart``, ``vqgan``, ``clip``), on ``device`` (CUDA
-    when present); with ``directory``, each part found there replaces the shipped one
-    (``checkpoint_paths``). ``sampling`` sets temperature / top_k / guidance_scale (default
-    ``bart.DEFAULT_SAMPLING``).
+    when present); ``translator="dalle"`` puts DALL·E's one-stream transformer in BART's place. With
+    ``directory``, each part found there replaces the shipped one (``checkpoint_paths``).
+    ``sampling`` sets temperature / top_k / guidance_scale (default ``bart.DEFAULT_SAMPLING``).
 
     A missing checkpoint raises ``CheckpointError``; with ``stand_in`` (notebook 09, so that a fresh
     checkout before training still runs top to bottom) a small model with random weights stands in,
@@ -128,7 +139,7 @@ def load_shipped_pipeline(device: torch.device | str | None = None, *, directory
     dev = torch.device(device) if device is not None else pick_device()
     if dev.type == "cuda":
         pick_device("cuda")  # without a GPU: the course's one line, before loading, not torch's error after
-    paths = checkpoint_paths(directory)
+    paths = checkpoint_paths(directory, translator)
 
     def part(name: str, model_cls, random_weights):
         if stand_in and not paths[name].exists():
@@ -138,6 +149,38 @@ def load_shipped_pipeline(device: torch.device | str | None = None, *, directory
         return model_cls.from_checkpoint(paths[name]).to(dev)
 
     tokenizer = part("vqgan", vqgan.VQGAN, lambda: vqgan.VQGAN(vqgan.preset("tiny").config))
-    translator = part("bart", bart.CaptionToImageBart, lambda: bart.build(bart.preset("smoke").config, tokenizer))
+    stand_ins = {"bart": lambda: bart.build(bart.preset("smoke").config, tokenizer),
+                 "dalle": lambda: dalle.build(dalle.preset("smoke").config, tokenizer)}
+    writer = part(translator, TRANSLATORS[translator], stand_ins[translator])
     ranker_model = part("clip", clip.ShapesCLIP, lambda: clip.ShapesCLIP(clip.preset("tiny").config))
-    return Pipeline(translator, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})
+    return Pipeline(writer, tokenizer, clip_ranker(ranker_model), **{**bart.DEFAULT_SAMPLING, **sampling})
+
+
+# ---------------------------------------------------------------- DALL·E's "generate 512, keep CLIP's top 32"
+
+def judged(drawing: Drawing) -> tuple[torch.Tensor, torch.Tensor]:
+    """A drawing's candidates back in sampling order: (scores (n,), right (n,) bool, the oracle's verdict
+    on each picture against the prompt), for ``rerank_accuracy``."""
+    from . import oracle
+
+    n = len(drawing.scores)
+    scores, right = torch.empty_like(drawing.scores), torch.empty(n, dtype=torch.bool)
+    scores[drawing.order] = drawing.scores
+    right[drawing.order] = torch.tensor(oracle.caption_correct(drawing.images, [drawing.prompt] * n))
+    return scores, right
+
+
+def rerank_accuracy(scores: torch.Tensor, right: torch.Tensor, n: int, keep: int = 1) -> float:
+    """DALL·E's reranking, measured: generate ``n``, keep the ``keep`` the ranker scores highest, and
+    count the share of kept pictures that are right. ``scores`` and ``right`` are (P, M) for P prompts
+    and M candidates each in sampling order; the M candidates are cut into M // n disjoint groups of
+    ``n`` (all used, so every n is averaged over the same pictures), and the share is the mean over
+    prompts, groups and kept pictures. ``keep=1`` is the ranker's first choice; n = 1 is a random sample."""
+    prompts, m = scores.shape
+    if not 1 <= keep <= n <= m:
+        raise ValueError(f"need 1 <= keep <= n <= candidates, got keep={keep}, n={n}, candidates={m}")
+    groups = m // n
+    grouped_scores = scores[:, :groups * n].reshape(prompts, groups, n)  # (P, M // n, n)
+    grouped_right = right[:, :groups * n].reshape(prompts, groups, n)
+    kept = grouped_scores.topk(keep, dim=-1).indices  # (P, M // n, keep)
+    return grouped_right.gather(-1, kept).float().mean().item()

@@ -12,7 +12,7 @@ import sys
 
 from . import checkpoints
 
-PACKAGES = ("torch", "torchvision", "transformers", "open_clip_torch", "safetensors", "matplotlib",
+PACKAGES = ("torch", "torchvision", "transformers", "open_clip_torch", "diffusers", "safetensors", "matplotlib",
             "ipywidgets", "tqdm")
 MIN_PYTHON = (3, 10)
 

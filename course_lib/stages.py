@@ -31,7 +31,7 @@ from typing import Callable, Mapping
 
 from torch import nn
 
-from . import autoencoder, bart, checkpoints, clip, device, gan, text_gan, vqgan, vqvae
+from . import autoencoder, bart, checkpoints, clip, dalle, device, diffusion, gan, glide, text_gan, vqgan, vqvae
 from .train import History, Preset, Training, seeded
 
 MODES = ("tiny", "smoke", "workshop", "full")
@@ -82,6 +82,14 @@ def _bart_measure(model, training, needs):
     return bart.evaluate(model, vqgan.load_tokenizer(needs["vqgan"]).to(model.device))
 
 
+def _dalle_train(model, training, needs):
+    return dalle.train(model, training, vqgan.load_tokenizer(needs["vqgan"]).to(model.device))
+
+
+def _dalle_measure(model, training, needs):
+    return dalle.evaluate(model, vqgan.load_tokenizer(needs["vqgan"]).to(model.device))
+
+
 def _autoencoder(name: str, model: type[nn.Module], metrics: tuple[str, ...]) -> Stage:
     return Stage(name, autoencoder, model, metrics, lambda mode: autoencoder.preset(name, mode),
                  lambda config, needs: autoencoder.build(name, config), _train(autoencoder),
@@ -113,6 +121,17 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
     Stage("clip", clip, clip.ShapesCLIP, ("zeroshot_color", "zeroshot_shape", "retrieval_r1"), clip.preset,
           lambda config, needs: clip.ShapesCLIP(config), _train(clip),
           lambda model, training, needs: clip.evaluate(model)),
+    Stage("dalle", dalle, dalle.CaptionToImageGPT,
+          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), dalle.preset,
+          lambda config, needs: dalle.build(config, vqgan.load_tokenizer(needs["vqgan"]).to(device())),
+          _dalle_train, _dalle_measure, needs=("vqgan",)),
+    Stage("diffusion", diffusion, diffusion.Diffusion, ("validity", "coverage", "sharpness", "seconds_per_picture"),
+          diffusion.preset, lambda config, needs: diffusion.build(config, needs["vqgan"]), _train(diffusion),
+          lambda model, training, needs: diffusion.evaluate(model), needs=("vqgan",)),
+    Stage("glide", glide, glide.Glide,
+          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), glide.preset,
+          lambda config, needs: glide.build(config, needs["vqgan"], needs["clip"]), _train(glide),
+          lambda model, training, needs: glide.evaluate(model), needs=("vqgan", "clip")),
 )}
 
 

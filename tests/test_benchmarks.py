@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmarks import run, vq_peer
-from course_lib import autoencoder, bart, checkpoints, clip, gan, text_gan, vqgan, vqvae
+from course_lib import autoencoder, bart, checkpoints, clip, dalle, diffusion, gan, glide, text_gan, vqgan, vqvae
 
 # the figures issue 9 names (so results stay comparable over time), per-kind ones, the partial prompts
 # of issue 20 (one sample, CLIP's best of 16, variety), and the VQ comparison
@@ -31,6 +31,13 @@ REQUIRED = {
                  "best_of_16_seen_one", "best_of_16_seen_two", "partial_random_seen", "partial_best_of_16_seen",
                  "partial_best_of_16_heldout", "partial_lift_heldout", "partial_variety_seen_one",
                  "example_right", "example_sizes", "example_cells"],
+    "dalle": ["caption_acc_seen", "caption_acc_heldout", "caption_acc_seen_one", "caption_acc_heldout_two",
+              "partial_caption_acc_heldout"],
+    "pipeline_dalle": ["best_of_16_seen", "best_of_16_heldout", "lift_heldout", "random_heldout"],
+    "diffusion": ["validity", "coverage", "sharpness", "ddpm_validity", "ddim50_coverage", "ddim10_validity",
+                  "ddpm_seconds_per_picture", "ddim10_seconds_per_picture"],
+    "glide": ["caption_acc_seen_one", "caption_acc_heldout_two", "partial_caption_acc_seen", "s0_caption_acc_seen",
+              "s8_caption_acc_heldout_two", "best_of_16_seen", "random_heldout_two"],
     "vq_peer": ["ours_recon_agreement", "peer_recon_agreement", "ours_code_usage", "peer_code_usage",
                 "ours_perplexity", "peer_perplexity", "ours_train_steps_per_s", "peer_train_steps_per_s"],
 }
@@ -46,7 +53,11 @@ def _save_tiny_checkpoints(directory):
               "vqgan": vqgan.VQGAN(tokenizer_config),
               "bart": bart.CaptionToImageBart(dataclasses.replace(bart.PRESETS["tiny"].config, codebook_size=codebook,
                                                                   image_tokens=64)),
-              "clip": clip.ShapesCLIP(clip.PRESETS["tiny"].config)}
+              "clip": clip.ShapesCLIP(clip.PRESETS["tiny"].config),
+              "dalle": dalle.CaptionToImageGPT(dataclasses.replace(dalle.PRESETS["tiny"].config, codebook_size=codebook,
+                                                                   image_tokens=64)),
+              "diffusion": diffusion.Diffusion(diffusion.preset("tiny").config),
+              "glide": glide.Glide(glide.preset("tiny").config)}
     for name, model_cls in (("ae", autoencoder.Autoencoder), ("vae", autoencoder.VAE),
                             ("cvae", autoencoder.ConditionalVAE)):
         models[name] = model_cls(autoencoder.preset(name, "smoke").config)

@@ -112,7 +112,8 @@ def test_load_or_train_does_not_replace_a_broken_checkpoint(tmp_path):
     assert (tmp_path / "tiny.safetensors").read_bytes() == b"broken"
 
 
-SHIPPED = ("ae", "ae2d", "vae", "vae2d", "cvae", "gan", "text_gan", "vqvae", "vqgan", "bart", "clip")
+SHIPPED = ("ae", "ae2d", "vae", "vae2d", "cvae", "gan", "text_gan", "vqvae", "vqgan", "bart", "clip", "dalle",
+           "diffusion")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -181,7 +182,7 @@ def test_config_values_of_the_right_type_load(tmp_path):
 
 
 def test_every_shipped_checkpoint_loads_with_its_classes():
-    from course_lib import autoencoder, bart, clip, gan, text_gan, vqgan, vqvae
+    from course_lib import autoencoder, bart, clip, dalle, diffusion, gan, glide, text_gan, vqgan, vqvae
 
     classes = {"Autoencoder": (autoencoder.Autoencoder, autoencoder.AEConfig),
                "VAE": (autoencoder.VAE, autoencoder.VAEConfig),
@@ -189,7 +190,9 @@ def test_every_shipped_checkpoint_loads_with_its_classes():
                "CaptionToImageBart": (bart.CaptionToImageBart, bart.TranslatorConfig),
                "ShapesCLIP": (clip.ShapesCLIP, clip.ClipConfig), "GAN": (gan.GAN, gan.GANConfig),
                "TextGAN": (text_gan.TextGAN, text_gan.TextGANConfig), "VQGAN": (vqgan.VQGAN, vqgan.VQGANConfig),
-               "VQVAE": (vqvae.VQVAE, vqvae.VQVAEConfig)}
+               "VQVAE": (vqvae.VQVAE, vqvae.VQVAEConfig),
+               "CaptionToImageGPT": (dalle.CaptionToImageGPT, dalle.DalleConfig),
+               "Diffusion": (diffusion.Diffusion, diffusion.DiffusionConfig), "Glide": (glide.Glide, glide.GlideConfig)}
     shipped = sorted(checkpoints.DATA_DIR.glob("*.safetensors"))
     assert len(shipped) >= 11
     for weights in shipped:

@@ -25,6 +25,8 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
   measure the pipeline with a part of the learner's own swapped in;
 - ``ablation_arms``: the experiment exercises of notebooks 01, 02 and 06, which train one arm of a
   shipped ablation (``course_lib.ablations``) live;
+- ``dalle_transformer``: notebook 10;
+- ``diffusion_lessons``: notebooks 11 (diffusion) and 12 (GLIDE);
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
 from .ablation_arms import gan_arm, text_gan_arm, vqgan_arm
@@ -32,6 +34,8 @@ from .autoencoders import grid_validity, interpolate, mse_loss, pair_mistakes, s
 from .bart_translation import decoder_inputs, my_top_k, next_code_probs, temperature_study
 from .clip_ranking import my_relevance, rank_scores, recall_at_1, zero_shot
 from .dalle_mini_pipeline import draw_by_hand, guidance_study, pipeline_accuracy, pipeline_part, ranker, tiny_pipeline
+from .dalle_transformer import column_mask, keep_top, one_stream
+from .diffusion_lessons import caption_dropout, ddim_step, predicted_x0, put_back
 from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
                    shuffled_accuracy, truncated_samples)
 from .harness import NOT_DONE
@@ -57,4 +61,8 @@ __all__ = [
     "ranker", "draw_by_hand", "guidance_study", "pipeline_accuracy", "pipeline_part", "tiny_pipeline",
     # experiments of notebooks 01, 02 and 06: one arm of a shipped ablation
     "gan_arm", "text_gan_arm", "vqgan_arm",
+    # notebook 10
+    "one_stream", "column_mask", "keep_top",
+    # notebooks 11-12
+    "predicted_x0", "ddim_step", "caption_dropout", "put_back",
 ]
