@@ -272,7 +272,8 @@ def train(model: CaptionToImageGPT, training: DalleTraining, image_tokenizer, *,
         model.train()
         history = fit(make_step(model, training, adamw, data.captions, codes, random.Random(seed)),
                       datasets.loader(indexed, training.batch_size, seed=seed + 1), training.budget,
-                      desc="DALL·E stream", every=every, callback=callback, progress=progress)
+                      desc="DALL·E stream", every=every, callback=callback, progress=progress,
+                      device=device_of(model))
     return model.eval(), history
 
 

@@ -350,7 +350,8 @@ def train_with(model: nn.Module, training: DiffusionTraining, make: Callable, da
     with seeded(training.seed):
         model.train()
         history = fit(make(model, training, average), loader(data, training.batch_size, seed=training.seed),
-                      training.budget, every=every, callback=callback, desc=desc, progress=progress)
+                      training.budget, every=every, callback=callback, desc=desc, progress=progress,
+                      device=device_of(model))
     if average is not None:
         model.load_state_dict(average.module.state_dict())
     return model.eval(), history
