@@ -209,8 +209,8 @@ def attention_mask(kind: str, text_tokens: int, side: int, kernel: int = 3) -> t
     all before it. DALL·E's sparse masks (Ramesh et al. 2021, appendix B.1, Fig. 11) keep that for the
     caption, and every image token still reads the whole caption, but an image token reads only some of
     the image tokens before it: ``row``, those of its own row; ``column``, those of its own column;
-    ``convolutional``, those in the ``kernel`` × ``kernel`` neighbourhood around it. DALL·E alternates row
-    and column layers and ends with a convolutional one, so that a 32 × 32 grid costs far less than
+    ``convolutional``, those in the ``kernel`` × ``kernel`` neighbourhood around it. DALL·E uses the row
+    mask in most layers, the column mask in every fourth, and the convolutional one in the last, so that a 32 × 32 grid costs far less than
     full attention. (Drawn here; the course's 8 × 8 grids train with the causal mask.)"""
     if kind not in MASK_KINDS:
         raise ValueError(f"unknown mask {kind!r}; choose one of: {', '.join(MASK_KINDS)}")

@@ -1,11 +1,12 @@
 """GLIDE in miniature: text-conditional diffusion with classifier-free guidance (Nichol et al. 2022).
 
 Slides "GLIDE as a first text-2-image diffusion model", "GLIDE inference". GLIDE conditions its
-diffusion U-Net on a caption in two places (section 2.3 of the paper), both kept here:
+diffusion U-Net on a caption in two places (the paper's "Text-Conditional Diffusion Models"), both kept here:
 
 - a transformer encodes the caption's tokens; the U-Net's attention layers also attend to the
-  token embeddings (**cross-attention**: diffusers' ``UNet2DConditionModel`` with cross-attention
-  blocks, ``encoder_hidden_states`` = the tokens, padding masked out);
+  token embeddings (GLIDE appends them to each attention layer's keys and values; here
+  **cross-attention**, diffusers' ``UNet2DConditionModel`` with cross-attention blocks,
+  ``encoder_hidden_states`` = the tokens, padding masked out: a close stand-in);
 - the transformer's **pooled** embedding (read at the end token) is projected and added to the
   time-step embedding, so every residual block hears the caption as it hears t
   (``class_embed_type="projection"``).
@@ -15,7 +16,7 @@ GLIDE trains its text transformer with the diffusion model, from scratch (``Glid
 frozen, as DALL·E 2 and Imagen later did with frozen encoders; both are open_clip's text transformer
 (``clip.CaptionEncoder``), so the switch changes only where the weights come from and whether they learn.
 
-**Classifier-free guidance** (Ho & Salimans 2022; GLIDE section 2.4): training replaces the caption
+**Classifier-free guidance** (Ho & Salimans 2022; GLIDE's guidance of choice): training replaces the caption
 by the empty one for ``caption_dropout`` of the examples (``bart.drop_captions``), so one network
 learns ε(x_t, c) and ε(x_t, ∅). Sampling mixes the two,
 
@@ -26,7 +27,7 @@ s = 1 is the plain conditional model, s > 1 pushes each step towards the caption
 
 Like ``course_lib.diffusion`` it diffuses in the shipped VQ-GAN's 8×8 latent by default (GLIDE
 diffuses pixels; ``space="pixel"`` does too, at a cost a CPU cannot pay: see that module).
-**Inpainting** (GLIDE section 3.3, in miniature): ``inpaint`` redraws a masked part of a scene from a
+**Inpainting** (GLIDE's editing, in miniature): ``inpaint`` redraws a masked part of a scene from a
 caption by putting the known part back, noised to the current step, after every step (the
 replacement method of Song et al. 2021, which needs no fine-tuned model; GLIDE fine-tunes one).
 """
