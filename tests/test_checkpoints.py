@@ -113,7 +113,7 @@ def test_load_or_train_does_not_replace_a_broken_checkpoint(tmp_path):
 
 
 SHIPPED = ("ae", "ae2d", "vae", "vae2d", "cvae", "gan", "text_gan", "vqvae", "vqgan", "bart", "clip", "dalle",
-           "diffusion")
+           "diffusion", "glide")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
