@@ -192,9 +192,10 @@ class DiffusionModel(nn.Module):
         self.codec = Codec(config)
         self.register_buffer("betas", betas(config.schedule, config.timesteps), persistent=False)
 
-    def scheduler(self, sampler: str = "ddim"):
-        """diffusers' scheduler ``sampler`` ("ddpm" or "ddim") for this model's schedule, x̂_0 clipped to [-1, 1]."""
-        return scheduler(sampler, self.config.schedule, self.config.timesteps, clip=True)
+    def scheduler(self, sampler: str = "ddim", dynamic: bool = False):
+        """diffusers' scheduler ``sampler`` ("ddpm" or "ddim") for this model's schedule, x̂_0 clipped to
+        [-1, 1] at every step, or with ``dynamic`` dynamically thresholded (``diffusion_process.dynamic_threshold``)."""
+        return scheduler(sampler, self.config.schedule, self.config.timesteps, clip=True, dynamic=dynamic)
 
     def sampling_steps(self, sampler: str, steps: int) -> int:
         """Steps a sampler takes: DDPM all T, DDIM ``steps`` (at most T)."""

@@ -35,6 +35,7 @@ SAMPLERS = ("ddpm", "ddim")
 LINEAR_BETAS = (1e-4, 0.02)  # Ho et al.'s first and last β for T = 1000
 COSINE_OFFSET = 0.008  # Nichol & Dhariwal's s: keeps β_1 from being vanishingly small
 MAX_BETA = 0.999  # the cosine schedule's last β's are clipped here (Nichol & Dhariwal, section 3.2)
+DYNAMIC_PERCENTILE = 0.995  # Imagen's p: dynamic thresholding's s is this quantile of |x̂_0| (Saharia et al. 2022)
 
 
 def betas(schedule: str, timesteps: int) -> torch.Tensor:
@@ -57,8 +58,8 @@ def alphas_cumprod(beta: torch.Tensor) -> torch.Tensor:
 
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alpha_bar: torch.Tensor) -> torch.Tensor:
-    """x_t = √ᾱ_t x_0 + √(1 - ᾱ_t) ε for pictures x0 (B, C, H, W), steps t (B,) and noise ε like x0."""
-    a = alpha_bar.to(x0.device)[t].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+    """x_t = √ᾱ_t x_0 + √(1 - ᾱ_t) ε for x0 (B, ...) (pictures, latents, embeddings), steps t (B,) and noise ε like x0."""
+    a = alpha_bar.to(x0.device)[t].view(-1, *[1] * (x0.dim() - 1))  # (B, 1, ...)
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
@@ -86,8 +87,27 @@ def ddpm_step(eps: torch.Tensor, t: int, x_t: torch.Tensor, beta: torch.Tensor, 
     return mean + variance.sqrt() * noise
 
 
-def scheduler(sampler: str, schedule: str, timesteps: int, clip: bool = False):
+def dynamic_threshold(x0: torch.Tensor, percentile: float = DYNAMIC_PERCENTILE) -> torch.Tensor:
+    """Imagen's dynamic thresholding of a predicted x̂_0 (B, ...) (Saharia et al. 2022, section 2.3).
+
+    Static clipping cuts x̂_0 to [-1, 1]; at a high guidance scale the guided prediction overshoots
+    that range and clipping flattens it into saturated pictures. Dynamic thresholding takes, for each
+    sample, s = the ``percentile`` quantile of |x̂_0|; where s > 1 it clips to [-s, s] and divides by s,
+    pulling the whole sample back into range instead of cutting its tails. (diffusers' schedulers do the
+    same with ``thresholding=True``; ``tests/test_imagen.py`` proves the two equal.)"""
+    flat = x0.reshape(len(x0), -1)
+    s = torch.quantile(flat.abs().float(), percentile, dim=1).clamp_min(1).to(x0.dtype)  # (B,)
+    s = s.view(-1, *([1] * (x0.dim() - 1)))
+    return torch.maximum(torch.minimum(x0, s), -s) / s
+
+
+def scheduler(sampler: str, schedule: str, timesteps: int, clip: bool = False, dynamic: bool = False,
+              prediction: str = "epsilon"):
     """diffusers' ``DDPMScheduler`` or ``DDIMScheduler`` with the β's of ``betas(schedule, timesteps)``.
+
+    ``clip`` cuts x̂_0 to [-1, 1] at every step (static clipping); ``dynamic`` uses Imagen's dynamic
+    thresholding there instead (``dynamic_threshold``). ``prediction`` is what the network predicts:
+    the noise ("epsilon", Ho et al.) or x_0 itself ("sample", as unCLIP's prior does).
 
     DDIM starts from the last step, t = T - 1 ("trailing" spacing; Lin et al. 2024 show that the
     default "leading" spacing starts from a picture that is not yet pure noise when steps are few)."""
@@ -98,7 +118,9 @@ def scheduler(sampler: str, schedule: str, timesteps: int, clip: bool = False):
     named = ({"beta_schedule": "squaredcos_cap_v2"} if schedule == "cosine" else
              {"beta_schedule": "linear", "beta_start": LINEAR_BETAS[0] * 1000 / timesteps,
               "beta_end": LINEAR_BETAS[1] * 1000 / timesteps})
-    common = dict(num_train_timesteps=timesteps, clip_sample=clip, timestep_spacing="trailing", **named)
+    common = dict(num_train_timesteps=timesteps, clip_sample=clip and not dynamic, timestep_spacing="trailing",
+                  thresholding=dynamic, dynamic_thresholding_ratio=DYNAMIC_PERCENTILE, sample_max_value=1e6,
+                  prediction_type=prediction, **named)
     if sampler == "ddpm":
         return DDPMScheduler(variance_type="fixed_small", **common)
     if sampler == "ddim":

@@ -15,6 +15,9 @@ GLIDE trains its text transformer with the diffusion model, from scratch (``Glid
 "own"``). The switch ``text = "clip"`` puts the course's CLIP text tower (notebook 08) there instead,
 frozen, as DALL·E 2 and Imagen later did with frozen encoders; both are open_clip's text transformer
 (``clip.CaptionEncoder``), so the switch changes only where the weights come from and whether they learn.
+Notebook 13's Imagen in miniature (``course_lib.imagen``) adds two more frozen encoders: ``"bart"``, the
+encoder of notebook 07's BART (a language model's encoder, as Imagen's T5), and ``"random"``, a CLIP-shaped
+tower left at its random initial weights (the floor: an encoder that knows nothing of captions).
 
 **Classifier-free guidance** (Ho & Salimans 2022; GLIDE's guidance of choice): training replaces the caption
 by the empty one for ``caption_dropout`` of the examples (``bart.drop_captions``), so one network
@@ -50,7 +53,7 @@ from .diffusion import (DiffusionConfig, DiffusionModel, DiffusionTraining, fill
 from .diffusion_process import alphas_cumprod, epsilon_loss, q_sample, sample_loop
 from .train import History, Preset, pick
 
-TEXT_ENCODERS = ("own", "clip")
+TEXT_ENCODERS = ("own", "clip", "bart", "random")
 DEFAULT_SCALE = 3.0  # the guidance scale sampling uses unless told (notebook 12 measures 0 to 8)
 DEFAULT_STEPS = 20  # DDIM steps sampling uses unless told
 
@@ -60,10 +63,12 @@ class GlideConfig(DiffusionConfig):
     """``DiffusionConfig``'s U-Net (``attention`` now means cross-attention to the caption, plus
     self-attention) and the caption transformer."""
 
-    text: str = "own"  # "own": trained with the U-Net, as GLIDE; "clip": the shipped CLIP's text tower, frozen
+    text: str = "own"  # "own": trained with the U-Net, as GLIDE; frozen: "clip" (the shipped CLIP's text
+    # tower), "bart" (the shipped BART's encoder) or "random" (a CLIP-shaped tower with random weights)
     text_width: int = 64  # width of the caption transformer: what the U-Net's cross-attention reads
     text_heads: int = 2
     text_layers: int = 2
+    text_ffn: int = 512  # feed-forward width of the caption transformer's layers, for text="bart" (CLIP's is 4 × width)
     embed_dim: int = 64  # size of the pooled caption embedding that joins the time embedding
     heads: int = 4  # attention heads of the U-Net's transformer blocks
 
@@ -128,35 +133,28 @@ def _text_config(config: GlideConfig) -> clip.ClipConfig:
                            text_layers=config.text_layers)
 
 
-class Glide(Checkpointed, DiffusionModel):
-    """ε_θ(x_t, t, caption): a caption transformer and diffusers' ``UNet2DConditionModel``, with the ``Codec``."""
+class ConditionalDiffusion(DiffusionModel):
+    """ε_θ(x_t, t, c) for a condition c given as a ``Caption`` (a pooled vector that joins the time
+    embedding, tokens the cross-attention reads): diffusers' ``UNet2DConditionModel``, classifier-free
+    guidance and the sampling loop. GLIDE's c is an encoded caption; unCLIP's decoder's is a CLIP image
+    embedding (``course_lib.unclip``). A subclass says what c is with no condition (``unconditional``)."""
 
-    config_class = GlideConfig  # what ``from_checkpoint`` rebuilds it from
-
-    def __init__(self, config: GlideConfig):
+    def __init__(self, config: DiffusionConfig, token_width: int, pooled_width: int):
         super().__init__(config)
         from diffusers import UNet2DConditionModel
 
-        self.text = clip.CaptionEncoder(_text_config(config))
-        self.text.tower.output_tokens = True  # (pooled, every token's embedding)
-        self.text.requires_grad_(config.text == "own")
         channels, size, _ = self.codec.shape
         down, up = unet_blocks(config, "CrossAttn", "")
         self.unet = UNet2DConditionModel(
             sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=tuple(config.channels),
             layers_per_block=config.layers_per_block, down_block_types=down, up_block_types=up,
-            norm_num_groups=norm_groups(config), cross_attention_dim=config.text_width,
+            norm_num_groups=norm_groups(config), cross_attention_dim=token_width,
             attention_head_dim=config.heads,  # diffusers' name for the number of heads in this class
-            class_embed_type="projection", projection_class_embeddings_input_dim=config.embed_dim)
+            class_embed_type="projection", projection_class_embeddings_input_dim=pooled_width)
 
-    def encode_text(self, prompts: Sequence[str]) -> Caption:
-        """Prompts ("" is the empty caption of guidance) -> ``Caption``; bad words raise ``CaptionError``."""
-        encoder = self.text
-        ids = clip.tokenize(encoder.tokenizer, prompts, encoder.config.context_length)
-        ids = ids.to(device_of(self))
-        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.text == "own"):
-            pooled, tokens = encoder.tower(ids)  # (B, embed_dim), (B, L, text_width)
-        return Caption(pooled, tokens, ids != encoder.tokenizer.pad_token_id)
+    def unconditional(self, n: int) -> Caption:
+        """The condition guidance compares with, for a batch of n."""
+        raise NotImplementedError
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, caption: Caption) -> torch.Tensor:
         """ε̂ (B, C, S, S) of x_t (B, C, S, S) at steps t (B,) or (), given the encoded captions."""
@@ -166,7 +164,7 @@ class Glide(Checkpointed, DiffusionModel):
     def denoiser(self, caption: Caption, scale: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
         """x_t, t -> the guided ε̂ for ``caption`` at guidance ``scale`` (one batched pass for both
         predictions; s = 1 needs only the conditional one, s = 0 only the unconditional one)."""
-        empty = self.encode_text([""]).repeat(len(caption))
+        empty = self.unconditional(len(caption))
 
         def denoise(x_t, t):
             if scale == 1:
@@ -179,29 +177,67 @@ class Glide(Checkpointed, DiffusionModel):
         return denoise
 
     @torch.no_grad()
-    def sample(self, prompts: Sequence[str], *, scale: float = DEFAULT_SCALE, sampler: str = "ddim",
-               steps: int = DEFAULT_STEPS, seed: int = 0, batch_size: int = 200,
-               keep: Callable[[int, torch.Tensor], None] | None = None,
-               known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """One picture per prompt (B, 3, 32, 32) in [0, 1] on the model's device, in eval mode; the same
-        seed gives the same pictures. ``known`` = (pictures, mask): keep the pictures where the mask
-        (B, 1, 32, 32) is 0 and draw the rest (``inpaint``)."""
+    def sample_given(self, condition: Caption, *, scale: float, sampler: str = "ddim", steps: int = DEFAULT_STEPS,
+                     seed: int = 0, batch_size: int = 200, dynamic: bool = False,
+                     keep: Callable[[int, torch.Tensor], None] | None = None,
+                     known: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """One picture per condition (B, 3, 32, 32) in [0, 1] on the model's device, in eval mode; the same
+        seed gives the same pictures. ``dynamic``: Imagen's dynamic thresholding of x̂_0 instead of
+        clipping. ``known`` = (pictures, mask): keep the pictures where the mask (B, 1, 32, 32) is 0 and
+        draw the rest (``inpaint``)."""
         check_scale(scale)
         steps = self.sampling_steps(sampler, steps)
         was_training, generator = self.training, torch.Generator().manual_seed(seed)
         self.eval()
-        caption_all = self.encode_text(list(prompts))
         pictures = []
-        for start in range(0, len(prompts), batch_size):
+        for start in range(0, len(condition), batch_size):
             part = slice(start, start + batch_size)
-            caption = Caption(caption_all.pooled[part], caption_all.tokens[part], caption_all.mask[part])
+            caption = Caption(condition.pooled[part], condition.tokens[part], condition.mask[part])
             shape = (len(caption), *self.codec.shape)
             after_step = (_put_back(self, known[0][part], known[1][part], generator) if known is not None else None)
-            x = sample_loop(self.denoiser(caption, scale), self.scheduler(sampler), shape, steps, generator=generator,
-                            device=device_of(self), keep=keep if start == 0 else None, after_step=after_step)
+            x = sample_loop(self.denoiser(caption, scale), self.scheduler(sampler, dynamic), shape, steps,
+                            generator=generator, device=device_of(self), keep=keep if start == 0 else None,
+                            after_step=after_step)
             pictures.append(self.codec.decode(x))
         self.train(was_training)
         return torch.cat(pictures)
+
+
+class Glide(Checkpointed, ConditionalDiffusion):
+    """ε_θ(x_t, t, caption): a caption transformer and diffusers' ``UNet2DConditionModel``, with the ``Codec``."""
+
+    config_class = GlideConfig  # what ``from_checkpoint`` rebuilds it from
+
+    def __init__(self, config: GlideConfig):
+        super().__init__(config, config.text_width, config.embed_dim)
+        if config.text == "bart":
+            from .imagen import BartTextEncoder
+
+            self.text = BartTextEncoder(config)
+        else:
+            self.text = clip.CaptionEncoder(_text_config(config))
+            self.text.tower.output_tokens = True  # (pooled, every token's embedding)
+        self.text.requires_grad_(config.text == "own")
+
+    def encode_text(self, prompts: Sequence[str]) -> Caption:
+        """Prompts ("" is the empty caption of guidance) -> ``Caption``; bad words raise ``CaptionError``."""
+        encoder = self.text
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.text == "own"):
+            if self.config.text == "bart":
+                return Caption(*encoder(prompts, device_of(self)))
+            ids = clip.tokenize(encoder.tokenizer, prompts, encoder.config.context_length).to(device_of(self))
+            pooled, tokens = encoder.tower(ids)  # (B, embed_dim), (B, L, text_width)
+        return Caption(pooled, tokens, ids != encoder.tokenizer.pad_token_id)
+
+    def unconditional(self, n: int) -> Caption:
+        return self.encode_text([""]).repeat(n)
+
+    def sample(self, prompts: Sequence[str], *, scale: float = DEFAULT_SCALE, **sampling) -> torch.Tensor:
+        """One picture per prompt (B, 3, 32, 32) in [0, 1] on the model's device (``sample_given``'s
+        ``sampling``: sampler, steps, seed, batch_size, dynamic, keep, known); a bad prompt or scale
+        raises before any sampling."""
+        check_scale(scale)
+        return self.sample_given(self.encode_text(list(prompts)), scale=scale, **sampling)
 
 
 def check_scale(scale: float) -> None:
@@ -211,7 +247,7 @@ def check_scale(scale: float) -> None:
                          "3 the default, 0 ignores the caption")
 
 
-def _put_back(model: Glide, pictures: torch.Tensor, mask: torch.Tensor, generator: torch.Generator):
+def _put_back(model: ConditionalDiffusion, pictures: torch.Tensor, mask: torch.Tensor, generator: torch.Generator):
     """``after_step`` of inpainting: the known region (mask 0) of x_{t-1} replaced by the known
     picture's own x_{t-1} ~ q(x_{t-1} | x_0) (its x_0 after the last step)."""
     device = device_of(model)
@@ -254,18 +290,25 @@ def right_half_mask(n: int, size: int = 32) -> torch.Tensor:
 
 
 def build(config: GlideConfig, vqgan_checkpoint: str | Path | None = None,
-          clip_checkpoint: str | Path | None = None) -> Glide:
+          clip_checkpoint: str | Path | None = None, bart_checkpoint: str | Path | None = None) -> Glide:
     """A fresh model. In latent space its codec takes the VQ-GAN's weights (``diffusion.fill_codec``); with
-    ``text = "clip"`` its caption transformer takes the CLIP's text weights and sizes (default: shipped)."""
+    ``text = "clip"`` (or ``"random"``) its caption transformer takes the CLIP's text sizes and, for
+    ``"clip"``, its weights; with ``text = "bart"`` the BART's encoder sizes and weights (default: shipped)."""
     clip_checkpoint = clip_checkpoint or checkpoints.shipped("clip")
-    if config.text == "clip":
+    if config.text in ("clip", "random"):
         sizes = checkpoints.read_config(clip_checkpoint)["config"]
         config = dataclasses.replace(config, embed_dim=sizes["embed_dim"], text_width=sizes["text_width"],
                                      text_heads=sizes["text_heads"], text_layers=sizes["text_layers"])
+    if config.text == "bart":
+        from .imagen import with_bart_sizes
+
+        config = with_bart_sizes(config, bart_checkpoint or checkpoints.shipped("bart"))
     model = Glide(with_vq_sizes(config, vqgan_checkpoint))
     fill_codec(model.codec, vqgan_checkpoint, kind="mixed")
     if config.text == "clip":
         model.text.copy_from(checkpoints.load(clip_checkpoint, clip.ShapesCLIP, clip.ClipConfig))
+    if config.text == "bart":
+        model.text.copy_from(bart_checkpoint or checkpoints.shipped("bart"))
     return model
 
 
