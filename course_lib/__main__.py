@@ -30,7 +30,7 @@ from pathlib import Path
 # what ``train`` offers; course_lib.stages.STAGES has the same names (a test checks), and importing
 # it here would load every model's libraries before argparse has checked a single argument
 STAGE_NAMES = ("gan", "text_gan", "ae", "ae2d", "vae", "vae2d", "cvae", "vqvae", "vqgan", "bart", "clip", "dalle",
-               "diffusion", "glide")
+               "diffusion", "glide", "unclip", "imagen")
 TRAIN_MODES = ("smoke", "workshop", "full")  # the presets worth saving (tiny is for unit tests)
 # what ``draw --translator`` offers; course_lib.dalle_mini.TRANSLATORS has the same names (a test checks)
 TRANSLATOR_NAMES = ("bart", "dalle")

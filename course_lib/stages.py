@@ -31,7 +31,8 @@ from typing import Callable, Mapping
 
 from torch import nn
 
-from . import autoencoder, bart, checkpoints, clip, dalle, device, diffusion, gan, glide, text_gan, vqgan, vqvae
+from . import (autoencoder, bart, checkpoints, clip, dalle, device, diffusion, gan, glide, imagen, text_gan, unclip,
+               vqgan, vqvae)
 from .train import History, Preset, Training, seeded
 
 MODES = ("tiny", "smoke", "workshop", "full")
@@ -132,6 +133,15 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), glide.preset,
           lambda config, needs: glide.build(config, needs["vqgan"], needs["clip"]), _train(glide),
           lambda model, training, needs: glide.evaluate(model), needs=("vqgan", "clip")),
+    Stage("unclip", unclip, unclip.UnCLIP,
+          tuple(f"{prior}caption_acc_{tag}_{kind}" for prior in ("", "regression_") for tag in ("seen", "heldout")
+                for kind in ("one", "two")), unclip.preset,
+          lambda config, needs: unclip.build(config, needs["vqgan"], needs["clip"]), _train(unclip),
+          lambda model, training, needs: unclip.evaluate(model), needs=("vqgan", "clip")),
+    Stage("imagen", imagen, glide.Glide,
+          tuple(f"caption_acc_{tag}_{kind}" for tag in ("seen", "heldout") for kind in ("one", "two")), imagen.preset,
+          lambda config, needs: glide.build(config, needs["vqgan"], needs["clip"], needs["bart"]), _train(imagen),
+          lambda model, training, needs: imagen.evaluate(model), needs=("vqgan", "clip", "bart")),
 )}
 
 

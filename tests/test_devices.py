@@ -21,7 +21,7 @@ from course_lib.train import seeded
 import meta_device
 from meta_device import META, MetaReadouts
 
-NEEDS = {"clip": checkpoints.shipped("clip"), "vqvae": checkpoints.shipped("vqvae"), "vqgan": checkpoints.shipped("vqgan")}
+NEEDS = {name: checkpoints.shipped(name) for name in ("clip", "vqvae", "vqgan", "bart")}
 
 
 def test_a_cpu_tensor_meeting_a_meta_model_fails_as_on_a_gpu():
