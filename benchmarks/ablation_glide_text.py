@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from typing import Callable
 
 from course_lib import ablations, glide
 from course_lib.train import seeded
@@ -24,9 +25,12 @@ PROMPTS = 100
 ARMS = {"own (GLIDE)": "own", "CLIP, frozen": "clip"}
 
 
-def run_arm(text: str, steps: int, prompts: int) -> dict[str, float]:
-    config, training = glide.preset("workshop")
-    config = dataclasses.replace(config, text=text)
+def run_arm(text: str, steps: int, prompts: int, preset: Callable = glide.preset, mode: str = "workshop",
+            **config_changes) -> dict[str, float]:
+    """One arm: ``preset(mode)``'s recipe with caption encoder ``text`` (and ``config_changes``) trained
+    for ``steps``, measured by ``glide.evaluate`` on ``prompts`` prompts per split and kind."""
+    config, training = preset(mode)
+    config = dataclasses.replace(config, text=text, **config_changes)
     training = dataclasses.replace(training, steps=steps, seconds=None)
     with seeded(training.seed):
         model = glide.build(config)

@@ -320,4 +320,8 @@ def _diffusion_measure(name: str) -> Callable[[Context], dict[str, float]]:
 
 
 STAGES |= {"diffusion": (("diffusion",), _diffusion_measure("diffusion")),
-           "glide": (("glide", "clip"), _diffusion_measure("glide"))}
+           "glide": (("glide", "clip"), _diffusion_measure("glide")),
+           "unclip": (("unclip", "clip"), _diffusion_measure("unclip")),
+           "imagen": (("imagen", "clip"), _diffusion_measure("imagen")),
+           # the swaps of every text-to-image stage found (each skipped with a line when missing)
+           "binding": (("clip",), _diffusion_measure("binding"))}
