@@ -139,6 +139,11 @@ class Codec(nn.Module):
         """Codes (..., D) -> their scaled principal components (..., k)."""
         return (codes - self.mean) @ self.basis / self.scale
 
+    def codes(self, components: torch.Tensor) -> torch.Tensor:
+        """Scaled principal components (..., k) -> the codes (..., D) they stand for on the components'
+        plane (``components`` undone, up to what the dropped components held); differentiable."""
+        return components * self.scale @ self.basis.T + self.mean
+
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         if self.space == "pixel":

@@ -68,6 +68,12 @@ def epsilon_loss(predicted_noise: torch.Tensor, noise: torch.Tensor) -> torch.Te
     return F.mse_loss(predicted_noise, noise)
 
 
+def predicted_x0(eps: torch.Tensor, x_t: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+    """x̂_0 = (x_t - √(1 - ᾱ_t) ε̂) / √ᾱ_t: the clean sample the predicted noise ``eps`` points to
+    (``q_sample`` solved for x_0), like x_t; ``alpha_bar_t`` is ᾱ at x_t's step."""
+    return (x_t - (1 - alpha_bar_t).sqrt() * eps) / alpha_bar_t.sqrt()
+
+
 def ddpm_step(eps: torch.Tensor, t: int, x_t: torch.Tensor, beta: torch.Tensor, noise: torch.Tensor,
               clip: bool = False) -> torch.Tensor:
     """One reverse step x_t -> x_{t-1} of DDPM, from the predicted noise ``eps`` (like x_t).
@@ -77,7 +83,7 @@ def ddpm_step(eps: torch.Tensor, t: int, x_t: torch.Tensor, beta: torch.Tensor, 
     (Ho et al., eqs. 6-7); no noise at the last step, t = 0."""
     alpha_bar = alphas_cumprod(beta)
     a_t, a_prev = alpha_bar[t], (alpha_bar[t - 1] if t > 0 else torch.tensor(1.0))
-    x0 = (x_t - (1 - a_t).sqrt() * eps) / a_t.sqrt()
+    x0 = predicted_x0(eps, x_t, a_t)
     if clip:
         x0 = x0.clamp(-1, 1)
     mean = (a_prev.sqrt() * beta[t] * x0 + (1 - beta[t]).sqrt() * (1 - a_prev) * x_t) / (1 - a_t)
