@@ -41,24 +41,34 @@ def run_arm(text: str, steps: int, prompts: int, preset: Callable = glide.preset
             "final_loss": round(history.last(100)["loss"], 4), **{k: round(v, 4) for k, v in figures.items()}}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--prompts", type=int, default=PROMPTS)
+def compare(argv: list[str] | None, record: str, question: str, arms: dict[str, dict], preset: Callable, mode: str,
+            steps: int, prompts: int, description: str) -> None:
+    """The command line of a caption-encoder ablation: train and measure each of ``arms`` (name -> the
+    config fields it changes) with ``run_arm`` on ``preset(mode)``'s recipe, print each, and save the
+    record ``record`` when run at the default ``steps`` and ``prompts`` (or with ``--save``)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--prompts", type=int, default=prompts)
     parser.add_argument("--save", action="store_true", help="write the record even for a non-default budget")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    arms = {}
-    for name, text in ARMS.items():
-        arms[name] = run_arm(text, args.steps, args.prompts)
-        print(name, arms[name], flush=True)
-    if args.save or (args.steps == STEPS and args.prompts == PROMPTS):
-        _, training = glide.preset("workshop")
-        path = ablations.save("glide_text", "GLIDE's own caption transformer or the frozen CLIP text tower?", arms,
+    measured = {}
+    for name, changes in arms.items():
+        measured[name] = run_arm(steps=args.steps, prompts=args.prompts, preset=preset, mode=mode, **changes)
+        print(name, measured[name], flush=True)
+    if args.save or (args.steps == steps and args.prompts == prompts):
+        _, training = preset(mode)
+        path = ablations.save(record, question, measured,
                               {"steps": args.steps, "batch_size": training.batch_size, "prompts_per_split_and_kind":
                                args.prompts, "guidance": glide.DEFAULT_SCALE, "sampler": f"DDIM, {glide.DEFAULT_STEPS} steps",
-                               "recipe": "glide workshop preset"}, time.perf_counter() - start)
+                               "recipe": f"{preset.__module__.rsplit('.', 1)[-1]} {mode} preset"}, time.perf_counter() - start)
         print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    compare(argv, "glide_text", "GLIDE's own caption transformer or the frozen CLIP text tower?",
+            {name: {"text": text} for name, text in ARMS.items()}, glide.preset, "workshop", STEPS, PROMPTS,
+            __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

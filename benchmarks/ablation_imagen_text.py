@@ -18,37 +18,19 @@ guidance, on ``--prompts`` canonical prompts of each split and kind.
 """
 from __future__ import annotations
 
-import argparse
-import time
+from course_lib import imagen
 
-from course_lib import ablations, glide, imagen
-
-from .ablation_glide_text import run_arm
+from .ablation_glide_text import compare
 
 STEPS = 4000
-PROMPTS = 100
+PROMPTS = 200
 ARMS = {"CLIP text tower": {"text": "clip"}, "BART encoder": {"text": "bart"},
         "random tower": {"text": "random"}, "BART encoder, half-width U-Net": {"text": "bart", "channels": (16, 32)}}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=STEPS)
-    parser.add_argument("--prompts", type=int, default=PROMPTS)
-    parser.add_argument("--save", action="store_true", help="write the record even for a non-default budget")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    arms = {}
-    for name, arm in ARMS.items():
-        arms[name] = run_arm(steps=args.steps, prompts=args.prompts, preset=imagen.preset, mode="full", **arm)
-        print(name, arms[name], flush=True)
-    if args.save or (args.steps == STEPS and args.prompts == PROMPTS):
-        _, training = imagen.preset("full")
-        path = ablations.save("imagen_text", "Which matters more: the frozen text encoder or the U-Net's size?", arms,
-                              {"steps": args.steps, "batch_size": training.batch_size, "prompts_per_split_and_kind":
-                               args.prompts, "guidance": glide.DEFAULT_SCALE, "sampler": f"DDIM, {glide.DEFAULT_STEPS} steps",
-                               "recipe": "imagen full preset"}, time.perf_counter() - start)
-        print(f"wrote {path}")
+    compare(argv, "imagen_text", "Which matters more: the frozen text encoder or the U-Net's size?", ARMS,
+            imagen.preset, "full", STEPS, PROMPTS, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
