@@ -53,7 +53,10 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("11_diffusion", 1): ("predicted_x0", "predicted_x0"),
            ("11_diffusion", 2): ("ddim_step", "ddim_step"),
            ("12_glide", 1): ("caption_dropout", "caption_dropout"),
-           ("12_glide", 2): ("put_back", "put_back")}
+           ("12_glide", 2): ("put_back", "put_back"),
+           ("13_dalle2_imagen", 1): ("prior_loss", "prior_loss"),
+           ("13_dalle2_imagen", 2): ("my_dynamic_threshold", "dynamic_threshold"),
+           ("13_dalle2_imagen", 3): ("my_swap_kind", "swap_kind")}
 PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\nimport course_lib\n"
            "from course_lib import autoencoder, bart, captions, checks, clip, datasets, diffusion_process, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
            "from course_lib.train import seeded\n")

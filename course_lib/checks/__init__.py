@@ -27,6 +27,7 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
   shipped ablation (``course_lib.ablations``) live;
 - ``dalle_transformer``: notebook 10;
 - ``diffusion_lessons``: notebooks 11 (diffusion) and 12 (GLIDE);
+- ``unclip_imagen``: notebook 13 (DALL·E 2 / unCLIP and Imagen);
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
 from .ablation_arms import gan_arm, text_gan_arm, vqgan_arm
@@ -40,6 +41,7 @@ from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditi
                    shuffled_accuracy, truncated_samples)
 from .harness import NOT_DONE
 from .shapes_world import count_colours, read_rate, scene_by_hand
+from .unclip_imagen import my_dynamic_threshold, my_swap_kind, prior_loss
 from .vq_tokenizers import (adaptive_weight, hinge_loss, my_perplexity, restart_dead_codes, round_trip, token_budget,
                             vq_layer)
 
