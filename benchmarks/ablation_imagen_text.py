@@ -13,7 +13,7 @@ caption encoder, or the U-Net's width, changes:
 Measured by ``glide.evaluate``: the oracle's caption accuracy of one sample per prompt at the default
 guidance, on ``--prompts`` canonical prompts of each split and kind.
 
-    python -m benchmarks.ablation_imagen_text              # ~45 min on one thread of the 2-core CPU
+    python -m benchmarks.ablation_imagen_text              # ~37 min on one thread of the 2-core CPU
     python -m benchmarks.ablation_imagen_text --steps 5    # a quick try (not saved unless --save)
 """
 from __future__ import annotations
