@@ -39,7 +39,7 @@ from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .diffusion import DiffusionConfig, DiffusionTraining, fill_codec, noised, optimizing, train_with, with_vq_sizes
 from .diffusion_process import alphas_cumprod, betas, sample_loop, scheduler
-from .glide import DEFAULT_STEPS, Caption, ConditionalDiffusion, check_scale
+from .glide import Caption, ConditionalDiffusion, check_scale
 from .train import Budget, History, Preset, fit, pick
 
 PRIORS = ("diffusion", "regression", "none")  # "none": the decoder is handed z_t itself (the paper's ablation)

@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from course_lib import checkpoints, clip, datasets, unclip
-from course_lib.diffusion_process import alphas_cumprod
 
 
 def fresh(**changes):
