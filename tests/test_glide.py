@@ -9,8 +9,9 @@ import torch
 from course_lib import bart, captions, checkpoints, clip, glide
 
 
-def fresh(**changes):
-    config, training = glide.preset("tiny")
+def fresh(preset=glide.preset, **changes):
+    """A tiny model of ``preset``'s (GLIDE's, or another stage's on the same class) with ``changes``, seeded."""
+    config, training = preset("tiny")
     config = dataclasses.replace(config, **changes)
     with torch.random.fork_rng():
         torch.manual_seed(0)

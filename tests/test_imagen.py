@@ -1,20 +1,16 @@
 """Imagen in miniature (course_lib.imagen): the frozen BART encoder in GLIDE's model, the random-tower
 floor, and dynamic thresholding against its formula and against diffusers'."""
-import dataclasses
 import json
 
 import pytest
 import torch
 
 from course_lib import bart, checkpoints, diffusion_process, glide, imagen, stages
+from test_glide import fresh as glide_fresh
 
 
 def fresh(**changes):
-    config, training = imagen.preset("tiny")
-    config = dataclasses.replace(config, **changes)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        return glide.build(config), training
+    return glide_fresh(imagen.preset, **changes)
 
 
 @pytest.fixture(scope="module")
