@@ -25,6 +25,7 @@ it scores a right picture higher with its caption than with the swapped captions
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import torch
@@ -79,14 +80,10 @@ def swapped_captions(prompt: str) -> dict[str, str]:
     if len(spec.objects) != 2:
         raise ValueError(f"{prompt!r} names one object; attribute swaps need a caption of two")
     a, b = spec.objects
-    out = {"colour": _caption(_with(a, color=b.color), spec.relation, _with(b, color=a.color))}
+    out = {"colour": _caption(dataclasses.replace(a, color=b.color), spec.relation, dataclasses.replace(b, color=a.color))}
     if a.shape != b.shape:
-        out["shape"] = _caption(_with(a, shape=b.shape), spec.relation, _with(b, shape=a.shape))
+        out["shape"] = _caption(dataclasses.replace(a, shape=b.shape), spec.relation, dataclasses.replace(b, shape=a.shape))
     return out | {"position": _caption(b, spec.relation, a)}
-
-
-def _with(obj: captions.ObjSpec, **change) -> captions.ObjSpec:
-    return captions.ObjSpec(**{**obj.__dict__, **change})
 
 
 def _caption(a: captions.ObjSpec, relation: str, b: captions.ObjSpec) -> str:
