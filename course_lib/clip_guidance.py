@@ -69,10 +69,17 @@ def guided_denoiser(model: Diffusion, clip_model: ShapesCLIP, target: torch.Tens
             pictures = decode(model.codec, predicted_x0(eps, x, a).clamp(-1, 1))  # as the sampler clips x̂_0
             relevance = augmented_relevance(clip_model, pictures, target, augmentation, generator)  # (B,)
             (grad,) = torch.autograd.grad(relevance.sum(), [x])  # no gradient reaches the models' weights
-        rms = grad.pow(2).mean(dim=tuple(range(1, grad.dim())), keepdim=True).sqrt()  # (B, 1, 1, 1)
-        return eps.detach() - scale * (1 - a).sqrt() * grad * (max_grad / rms).clamp(max=1)
+        return guided_eps(eps.detach(), grad, a, scale, max_grad)
 
     return denoise
+
+
+def guided_eps(eps: torch.Tensor, grad: torch.Tensor, alpha_bar_t: torch.Tensor, scale: float,
+               max_grad: float = MAX_GRAD) -> torch.Tensor:
+    """ε̂' = ε̂ - scale · √(1 - ᾱ_t) · g, g the relevance gradient (B, C, S, S) scaled down, picture by
+    picture, to a root mean square of at most ``max_grad`` (a gradient already within it is kept)."""
+    rms = grad.pow(2).mean(dim=tuple(range(1, grad.dim())), keepdim=True).sqrt()  # (B, 1, 1, 1)
+    return eps - scale * (1 - alpha_bar_t).sqrt() * grad * (max_grad / rms).clamp(max=1)
 
 
 def check_scale(scale: float) -> None:

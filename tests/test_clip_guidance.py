@@ -70,3 +70,9 @@ def test_bad_input_is_refused_before_sampling(models, monkeypatch):
             clip_guidance.sample(*models, PROMPTS, scale=scale)
     with pytest.raises(ValueError, match="steps must be a whole number of at least 1"):
         clip_guidance.sample(*models, PROMPTS, scale=1.0, steps=0)
+
+
+def test_guided_eps_caps_each_pictures_gradient_and_keeps_a_small_one():
+    eps, grad = torch.zeros(2, 1, 2, 2), torch.stack([torch.full((1, 2, 2), 20.0), torch.full((1, 2, 2), 0.5)])
+    shift = -clip_guidance.guided_eps(eps, grad, torch.tensor(0.75), scale=2.0, max_grad=1.0)  # s·√(1-ᾱ) = 1
+    assert torch.allclose(shift[0], torch.ones(1, 2, 2)) and torch.allclose(shift[1], torch.full((1, 2, 2), 0.5))
