@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import random
 import re
+from typing import Sequence
 
 from .shapes import COLOR_NAMES, INVERSE_RELATION, RELATIONS, SHAPES, Scene
 
@@ -220,6 +221,19 @@ def check_words(text: str) -> list[str]:
         known = "" if all("did you mean" in s for s in spelled) else f"; ShapesWorld knows: {' '.join(_KNOWN)}"
         raise UnknownWordError(f"unknown word{'s' if len(unknown) > 1 else ''} {_listed(spelled)}{known}")
     return words
+
+
+def check_prompts(prompts: Sequence[str]) -> list[str]:
+    """The prompts as a list, each one read by ``parse``: what a model's ``sample`` calls first, so an
+    empty or unknown prompt (or a lone string where a list belongs) is refused before any slow work."""
+    if isinstance(prompts, str):
+        raise CaptionError(f"give a list of prompts, e.g. [{prompts!r}], not one string")
+    prompts = list(prompts)
+    if not prompts:
+        raise CaptionError('give at least one prompt, e.g. ["a big red circle in the middle"]')
+    for prompt in prompts:
+        parse(prompt)
+    return prompts
 
 
 def parse(text: str) -> CaptionSpec:

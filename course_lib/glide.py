@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import bart, checkpoints, clip, device_of, eval_sets, oracle
+from . import bart, captions, checkpoints, clip, device_of, eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset
 from .diffusion import (DiffusionConfig, DiffusionModel, DiffusionTraining, fill_codec, noised, norm_groups,
@@ -237,7 +237,7 @@ class Glide(Checkpointed, ConditionalDiffusion):
         ``sampling``: sampler, steps, seed, batch_size, dynamic, keep, known); a bad prompt or scale
         raises before any sampling."""
         check_scale(scale)
-        return self.sample_given(self.encode_text(list(prompts)), scale=scale, **sampling)
+        return self.sample_given(self.encode_text(captions.check_prompts(prompts)), scale=scale, **sampling)
 
 
 def check_scale(scale: float) -> None:

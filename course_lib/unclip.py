@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoints, clip, device_of, eval_sets, oracle
+from . import captions, checkpoints, clip, device_of, eval_sets, oracle
 from .checkpoints import Checkpointed
 from .datasets import ShapesDataset, loader
 from .diffusion import DiffusionConfig, DiffusionTraining, fill_codec, noised, optimizing, train_with, with_vq_sizes
@@ -183,7 +183,7 @@ class UnCLIP(Checkpointed, ConditionalDiffusion):
         """The prior's z_i (B, D) for each prompt (``"none"``: z_t itself); a bad prompt raises ``CaptionError``."""
         if prior not in PRIORS:
             raise ValueError(f"unknown prior {prior!r}; choose one of: {', '.join(PRIORS)}")
-        z_text = self.clip.encode_text(list(prompts))
+        z_text = self.clip.encode_text(captions.check_prompts(prompts))
         if prior == "none":
             return z_text
         if prior == "regression":

@@ -82,12 +82,8 @@ NO_AUGMENTATION = Augmentation(cutouts=1, crop_min=1.0, noise=0.0)  # the pictur
 def text_targets(clip_model: ShapesCLIP, prompts: Sequence[str]) -> torch.Tensor:
     """CLIP's unit text embeddings (B, E) of checked prompts: a prompt the caption grammar (and so the
     oracle) cannot read raises ``captions.CaptionError`` here, before any slow work."""
-    if not prompts:
-        raise ValueError("give at least one prompt, e.g. ['a big red circle in the middle']")
-    for prompt in prompts:
-        captions.parse(prompt)
     with torch.no_grad():
-        return clip_model.encode_text(list(prompts))
+        return clip_model.encode_text(captions.check_prompts(prompts))
 
 
 def augmented_relevance(clip_model: ShapesCLIP, pictures: torch.Tensor, target: torch.Tensor,
@@ -193,7 +189,7 @@ def optimise(vqgan: VQVAE, clip_model: ShapesCLIP, prompts: Sequence[str],
     if not isinstance(record_every, int) or record_every < 1:
         raise ValueError(f"record_every must be a whole number of at least 1 (steps between records), "
                          f"got {record_every!r}")
-    prompts = list(prompts)
+    prompts = captions.check_prompts(prompts)
     target = text_targets(clip_model, prompts)  # (B, E)
     generator = torch.Generator().manual_seed(config.seed)
     latents = blank_latents(vqgan, len(prompts), config.init_noise, generator).requires_grad_()  # (B, D, 8, 8)

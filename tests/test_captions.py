@@ -216,3 +216,13 @@ def test_canonical_captions_can_leave_attributes_open(leave_open, expected):
     assert captions.describe(scene, leave_open=leave_open) == expected
     with pytest.raises(ValueError, match="leave_open takes size and position"):
         captions.describe(scene, leave_open=("colour",))
+
+
+def test_check_prompts_refuses_an_empty_prompt_an_empty_list_and_a_lone_string():
+    assert captions.check_prompts(("a red circle",)) == ["a red circle"]
+    with pytest.raises(captions.CaptionError, match="the prompt is empty"):
+        captions.check_prompts(["a red circle", " "])
+    with pytest.raises(captions.CaptionError, match="at least one prompt"):
+        captions.check_prompts([])
+    with pytest.raises(captions.CaptionError, match=r"give a list of prompts, e.g. \['a red circle'\]"):
+        captions.check_prompts("a red circle")

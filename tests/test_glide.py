@@ -104,6 +104,8 @@ def test_bad_input_is_refused_before_sampling(tiny):
         tiny.sample(PROMPTS, scale=-1)
     with pytest.raises(captions.CaptionError):
         tiny.sample(["a pink circle"])
+    with pytest.raises(captions.CaptionError, match="the prompt is empty"):
+        tiny.sample([""])  # "" is the unconditional caption inside guidance, not a prompt
     with pytest.raises(ValueError, match="own, clip"):
         glide.GlideConfig(text="bert")
 

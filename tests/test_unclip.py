@@ -104,6 +104,8 @@ def test_sampling_shapes_seeds_and_bad_input(tiny):
     from course_lib.captions import CaptionError
     with pytest.raises(CaptionError):
         tiny.sample(["a red unicorn"])
+    with pytest.raises(CaptionError, match="the prompt is empty"):
+        tiny.sample([""])
 
 
 def test_variations_and_interpolation(tiny):
