@@ -30,8 +30,9 @@ import torch
 from course_lib import (bart, captions, datasets, diffusion, eval_sets, gan, glide, imagen, metrics, oracle, shapes, swaps,
                         unclip)
 from course_lib.eval_sets import SPLIT_TAGS
+from course_lib.leaderboard import judge_candidates, ranked_by_clip
 
-from .stages import Context, by_prompt_set, judge_candidates, ranked_by_clip
+from .stages import Context, by_prompt_set
 from .timing import generation_speed, seconds, training_speed
 
 SAMPLERS = (("ddpm", None), ("ddim", 50), ("ddim", 20), ("ddim", 10))  # (sampler, steps); DDPM takes all T

@@ -5,9 +5,10 @@ The JSON maps stage -> metric -> number, plus ``notebook_seconds`` -> {notebook:
 that measures some stages keeps the others' earlier figures. The README's table is rebuilt from every
 results file, one column per device, between two marker lines; the text around it is left alone.
 
-The README's ablation section is rebuilt the same way, between its own markers, from the shipped
+The leaderboard (``python -m benchmarks.leaderboard``, ``course_lib/data/leaderboard.json``) likewise, between
+its own markers. The README's ablation section is rebuilt the same way, between its own markers, from the shipped
 ablation records (``course_lib/data/ablation_*.json``, ``course_lib.ablations``), so its tables are
-the figures the notebooks print, never typed. ``python -m benchmarks.report`` rebuilds both sections
+the figures the notebooks print, never typed. ``python -m benchmarks.report`` rebuilds all three sections
 from the files on disk without measuring anything (after an ablation script has written its record).
 """
 from __future__ import annotations
@@ -21,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from course_lib import ablations
+from course_lib import ablations, leaderboard
 from course_lib.paths import DATA_DIR
 
 START, END = "<!-- results: start -->", "<!-- results: end -->"
 ABLATIONS_START, ABLATIONS_END = "<!-- ablations: start -->", "<!-- ablations: end -->"
+LEADERBOARD_START, LEADERBOARD_END = "<!-- leaderboard: start -->", "<!-- leaderboard: end -->"
 NOTEBOOKS, META = "notebook_seconds", "meta"
 
 
@@ -148,12 +150,21 @@ def _replace_between(text: str, start: str, end: str, body: str) -> str:
     return f"{head}{start}\n{body}\n{end}{rest.split(end, 1)[1]}"
 
 
+def write_leaderboard(readme: Path, record: dict) -> None:
+    """Replace the leaderboard between its marker lines of ``readme`` by ``record``'s table."""
+    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    readme.write_text(_replace_between(text, LEADERBOARD_START, LEADERBOARD_END, leaderboard.markdown(record)))
+
+
 def update_readme(readme: Path, results_dir: Path, data_dir: Path = DATA_DIR) -> None:
-    """Replace the results table and the ablation section between their marker lines of ``readme`` (a
-    new file gets just the markers and what goes between them)."""
+    """Replace the results table, the ablation section and (when ``data_dir`` has its record) the
+    leaderboard between their marker lines of ``readme`` (a new file gets just the markers and what goes
+    between them)."""
     text = readme.read_text() if readme.exists() else "# Benchmarks\n"
     text = _replace_between(text, START, END, table(results_dir))
     readme.write_text(_replace_between(text, ABLATIONS_START, ABLATIONS_END, ablation_section(data_dir)))
+    if (data_dir / leaderboard.RECORD.name).exists():
+        write_leaderboard(readme, leaderboard.load(data_dir / leaderboard.RECORD.name))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,11 +23,11 @@ import torch
 
 from course_lib import (autoencoder, bart, captions, checkpoints, clip, dalle_mini, datasets, eval_sets, gan,
                         oracle, shapes, stages, text_gan, vqvae)
+from course_lib.leaderboard import CANDIDATES, judge_candidates, ranked_by_clip
 from course_lib.eval_sets import SPLIT_TAGS, prompts
 
 from .timing import Budget, generation_speed, seconds, training_speed
 
-CANDIDATES = 16  # pictures the pipeline draws per prompt; CLIP keeps the best (pipeline.best_of_16_*)
 TRAIN_BATCHES = 4  # distinct batches the timed training steps cycle through
 
 
@@ -254,42 +254,12 @@ def _command_line_draw_seconds(device: torch.device, translator: str = "bart", r
     return statistics.median(timings[1:])
 
 
-def judge_candidates(draw: Callable[[str, int], torch.Tensor], prompt_list: list[str]) -> dict[str, float]:
-    """``draw(prompt, seed)`` makes ``CANDIDATES`` pictures, best first; the oracle judges them.
-    ``random``: accuracy of one random candidate (the mean over all); ``best_of_16``: of the first;
-    ``oracle_best_of_16``: some candidate is right; ``variety``: distinct answers to what the prompt
-    leaves open among the right ones (``oracle.variety``; at most 1 for a prompt that names everything)."""
-    random_pick, best, any_right, variety = [], [], [], []
-    for seed, prompt in enumerate(prompt_list):
-        images = draw(prompt, seed)
-        right = oracle.caption_correct(images, [prompt] * len(images))
-        random_pick.append(_mean(right))
-        best.append(right[0])
-        any_right.append(any(right))
-        variety.append(oracle.variety(images, prompt))
-    return {"random": _mean(random_pick), "best_of_16": _mean(best), "oracle_best_of_16": _mean(any_right),
-            "variety": _mean(variety)}
-
-
 def spread_of_example(images: torch.Tensor) -> dict[str, float]:
     """How the candidates of ``PARTIAL_EXAMPLE`` spread: right ones, and distinct sizes and cells among them."""
     spec = captions.parse(PARTIAL_EXAMPLE)
     right = [r.scene.objects[0] for r in oracle.read(images) if oracle.matches(r.scene, spec)]
     return {"example_right": len(right), "example_sizes": len({o.size for o in right}),
             "example_cells": len({o.cell for o in right})}
-
-
-def ranked_by_clip(generate: Callable[[list[str], int], torch.Tensor], ranker: clip.ShapesCLIP):
-    """A ``draw(prompt, seed)`` for ``judge_candidates`` from a one-picture-per-prompt generator:
-    ``CANDIDATES`` pictures of the prompt, sorted by CLIP's relevance, best first (DALL·E's reranking,
-    applied to any generator)."""
-    score = dalle_mini.clip_ranker(ranker)  # the pipeline's own ranking
-
-    def draw(prompt: str, seed: int) -> torch.Tensor:
-        images = generate([prompt] * CANDIDATES, seed).cpu()
-        scores = score(images.to(next(ranker.parameters()).device), prompt).cpu()
-        return images[scores.argsort(descending=True)]
-    return draw
 
 
 # stage -> (the checkpoints it needs, its measurement)
@@ -310,18 +280,20 @@ STAGES: dict[str, tuple[tuple[str, ...], Callable[[Context], dict[str, float]]]]
 }
 
 
-def _diffusion_measure(name: str) -> Callable[[Context], dict[str, float]]:
-    """``measure_NAME`` of ``benchmarks/diffusion_stages.py`` (imported when measured: it imports this module)."""
+def _measure_in(module: str, name: str) -> Callable[[Context], dict[str, float]]:
+    """``measure_NAME`` of ``benchmarks/MODULE.py`` (imported when measured: it imports this module)."""
     def measure(ctx: Context) -> dict[str, float]:
-        from . import diffusion_stages
+        import importlib
 
-        return getattr(diffusion_stages, f"measure_{name}")(ctx)
+        return getattr(importlib.import_module(f"benchmarks.{module}"), f"measure_{name}")(ctx)
     return measure
 
 
-STAGES |= {"diffusion": (("diffusion",), _diffusion_measure("diffusion")),
-           "glide": (("glide", "clip"), _diffusion_measure("glide")),
-           "unclip": (("unclip", "clip"), _diffusion_measure("unclip")),
-           "imagen": (("imagen", "clip"), _diffusion_measure("imagen")),
+STAGES |= {"diffusion": (("diffusion",), _measure_in("diffusion_stages", "diffusion")),
+           "glide": (("glide", "clip"), _measure_in("diffusion_stages", "glide")),
+           "unclip": (("unclip", "clip"), _measure_in("diffusion_stages", "unclip")),
+           "imagen": (("imagen", "clip"), _measure_in("diffusion_stages", "imagen")),
            # the swaps of every text-to-image stage found (each skipped with a line when missing)
-           "binding": (("clip",), _diffusion_measure("binding"))}
+           "binding": (("clip",), _measure_in("diffusion_stages", "binding")),
+           "vqgan_clip": (("vqgan", "clip"), _measure_in("open_source_stages", "vqgan_clip")),
+           "clip_guidance": (("diffusion", "clip", "glide"), _measure_in("open_source_stages", "clip_guidance"))}
