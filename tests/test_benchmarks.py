@@ -38,6 +38,10 @@ REQUIRED = {
                   "ddpm_seconds_per_picture", "ddim10_seconds_per_picture"],
     "glide": ["caption_acc_seen_one", "caption_acc_heldout_two", "partial_caption_acc_seen", "s0_caption_acc_seen",
               "s8_caption_acc_heldout_two", "best_of_16_seen", "random_heldout_two"],
+    "vqgan_clip": ["caption_acc_seen_one", "plain_caption_acc_heldout_two", "fooled_seen_two", "plain_fooled_heldout_one",
+                   "validity_seen_one", "plain_validity_heldout_two"],
+    "clip_guidance": ["s0_caption_acc_seen_one", "s0.3_validity_heldout_two", "s1.0_caption_acc_heldout_one",
+                      "glide_caption_acc_seen_two", "glide_validity_heldout_one"],
     "vq_peer": ["ours_recon_agreement", "peer_recon_agreement", "ours_code_usage", "peer_code_usage",
                 "ours_perplexity", "peer_perplexity", "ours_train_steps_per_s", "peer_train_steps_per_s"],
 }
