@@ -56,9 +56,12 @@ CHECKED = {("00_shapes_world", 1): ("count_colours", "count_colours"),
            ("12_glide", 2): ("put_back", "put_back"),
            ("13_dalle2_imagen", 1): ("prior_loss", "prior_loss"),
            ("13_dalle2_imagen", 2): ("my_dynamic_threshold", "dynamic_threshold"),
-           ("13_dalle2_imagen", 3): ("my_swap_kind", "swap_kind")}
+           ("13_dalle2_imagen", 3): ("my_swap_kind", "swap_kind"),
+           ("14_open_source_and_leaderboard", 1): ("my_fooled", "fooled"),
+           ("14_open_source_and_leaderboard", 2): ("my_guided_eps", "guided_eps"),
+           ("14_open_source_and_leaderboard", 3): ("my_ranking", "ranking")}
 PRELUDE = ("import dataclasses\nimport math\nimport torch\nimport torch.nn.functional as F\nimport course_lib\n"
-           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, diffusion_process, gan, oracle, shapes, text_gan, viz, vq, vqgan\n"
+           "from course_lib import autoencoder, bart, captions, checks, clip, datasets, diffusion_process, gan, leaderboard, oracle, shapes, text_gan, viz, vq, vqgan\n"
            "from course_lib.train import seeded\n")
 
 

@@ -28,6 +28,7 @@ The checks live by notebook; each is imported here, so ``checks.NAME`` is all a 
 - ``dalle_transformer``: notebook 10;
 - ``diffusion_lessons``: notebooks 11 (diffusion) and 12 (GLIDE);
 - ``unclip_imagen``: notebook 13 (DALL·E 2 / unCLIP and Imagen);
+- ``open_source``: notebook 14 (VQGAN + CLIP, CLIP guidance, the leaderboard);
 - ``harness``: what every check shares (calling the learner's code, comparing, printing the verdict).
 """
 from .ablation_arms import gan_arm, text_gan_arm, vqgan_arm
@@ -40,6 +41,7 @@ from .diffusion_lessons import caption_dropout, ddim_step, predicted_x0, put_bac
 from .gans import (attribute_accuracy, colour_shape_size_coverage, plain_conditional_loss, saturating_generator_loss,
                    shuffled_accuracy, truncated_samples)
 from .harness import NOT_DONE
+from .open_source import my_fooled, my_guided_eps, my_ranking
 from .shapes_world import count_colours, read_rate, scene_by_hand
 from .unclip_imagen import my_dynamic_threshold, my_swap_kind, prior_loss
 from .vq_tokenizers import (adaptive_weight, hinge_loss, my_perplexity, restart_dead_codes, round_trip, token_budget,
@@ -67,4 +69,8 @@ __all__ = [
     "one_stream", "column_mask", "keep_top",
     # notebooks 11-12
     "predicted_x0", "ddim_step", "caption_dropout", "put_back",
+    # notebook 13
+    "prior_loss", "my_dynamic_threshold", "my_swap_kind",
+    # notebook 14
+    "my_fooled", "my_guided_eps", "my_ranking",
 ]
