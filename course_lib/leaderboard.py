@@ -12,7 +12,7 @@ on ShapesWorld; here they meet on the same prompts, judged by the same oracle:
     seconds_per_picture                    the one-picture draws above, divided by their number
 
 Every row has the same names; a figure a system cannot have is absent (GAN-CLS and the conditional VAE
-draw one object; VQGAN + CLIP optimises every picture, ~1.5 s each on a 2-core CPU, so it is measured
+draw one object; VQGAN + CLIP optimises every picture, ~3 s each on one CPU thread, so it is measured
 on fewer prompts and without CLIP's best of 16). ``python -m benchmarks.leaderboard`` measures every
 system whose checkpoints exist and writes the record this module reads (``load``, ``markdown``).
 
