@@ -44,7 +44,7 @@ from .harness import NOT_DONE
 from .open_source import my_fooled, my_guided_eps, my_ranking
 from .shapes_world import count_colours, read_rate, scene_by_hand
 from .unclip_imagen import my_dynamic_threshold, my_swap_kind, prior_loss
-from .vq_tokenizers import (adaptive_weight, hinge_loss, my_perplexity, restart_dead_codes, round_trip, token_budget,
+from .vq_tokenizers import (hinge_loss, my_adaptive_weight, my_perplexity, restart_dead_codes, round_trip, token_budget,
                             vq_layer)
 
 __all__ = [
@@ -57,7 +57,7 @@ __all__ = [
     # notebooks 03-04
     "interpolate", "grid_validity", "mse_loss", "vae_loss", "sample_with_temperature", "pair_mistakes",
     # notebooks 05-06
-    "my_perplexity", "vq_layer", "token_budget", "restart_dead_codes", "hinge_loss", "adaptive_weight", "round_trip",
+    "my_perplexity", "vq_layer", "token_budget", "restart_dead_codes", "hinge_loss", "my_adaptive_weight", "round_trip",
     # notebooks 07-08
     "my_top_k", "next_code_probs", "decoder_inputs", "temperature_study",
     "zero_shot", "rank_scores", "my_relevance", "recall_at_1",

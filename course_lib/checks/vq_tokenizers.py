@@ -110,7 +110,7 @@ def _adaptive_case(seed: int):
     return rec, gan_loss, layer
 
 
-def adaptive_weight(fn: Callable[..., torch.Tensor]) -> bool:
+def my_adaptive_weight(fn: Callable[..., torch.Tensor]) -> bool:
     """Notebook 06, exercise 2: ``fn(rec_loss, gan_loss, last_layer)`` = ||∇L_rec|| / (||∇L_GAN|| + 1e-4)
     at the last layer, clamped to [0, 1e4], as ``vqgan.adaptive_weight``."""
     from .. import vqgan
@@ -118,7 +118,7 @@ def adaptive_weight(fn: Callable[..., torch.Tensor]) -> bool:
     cases = [(f"losses on a (4, 3) last layer, {what}", (seed,))
              for seed, what in ((0, "a weak GAN loss"), (1, "comparable losses"), (3, "a strong GAN loss"),
                                 (2, "a GAN loss with no gradient (the clamp)"))]
-    return compare("adaptive_weight", lambda seed: fn(*_adaptive_case(seed)),
+    return compare("my_adaptive_weight", lambda seed: fn(*_adaptive_case(seed)),
                    lambda seed: vqgan.adaptive_weight(*_adaptive_case(seed)), cases, tolerance=1e-3)
 
 
