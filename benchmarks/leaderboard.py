@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from course_lib import leaderboard
+from course_lib import leaderboard, stages
 from course_lib.paths import DATA_DIR
 
 from .report import _number, machine, write_leaderboard
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     device = torch.device(args.device)
-    ranker = leaderboard.load_part("clip", args.checkpoints, device)
+    ranker = stages.load("clip", args.checkpoints, device)
     record = json.loads(args.record.read_text()) if args.record.exists() else {"rows": {}, "measured": {}}
     where = machine(device)
     for system in leaderboard.SYSTEMS:

@@ -41,7 +41,7 @@ class Context:
 
     def load(self, name: str, device: torch.device | None = None):
         """Checkpoint ``name`` of the directory, as the model class ``course_lib.stages`` names, on the device."""
-        return stages.STAGES[name].model.from_checkpoint(self.directory / name).to(device or self.device)
+        return stages.load(name, self.directory, device or self.device)
 
     def training(self, name: str):
         """Stage ``name``'s full-mode training config (the shipped checkpoints'), for the timed steps:

@@ -34,7 +34,7 @@ from typing import Sequence
 
 import torch
 
-from . import captions, device_of
+from . import device_of
 from .clip import ShapesCLIP
 from .diffusion import Codec, Diffusion
 from .diffusion_process import Denoiser, alphas_cumprod, predicted_x0, sample_loop
@@ -98,8 +98,8 @@ def sample(model: Diffusion, clip_model: ShapesCLIP, prompts: Sequence[str], *, 
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a whole number of at least 1 (DDIM steps; {DEFAULT_STEPS} is usual), "
                          f"got {steps!r}")
-    prompts = captions.check_prompts(prompts)
-    target = text_targets(clip_model, prompts)  # (B, E)
+    target = text_targets(clip_model, prompts)  # (B, E); the prompts are checked here
+    prompts = list(prompts)
     was_training = model.training
     model.eval()
     denoise = (model if scale == 0 else

@@ -78,11 +78,6 @@ SYSTEMS = (
 BY_KEY = {system.key: system for system in SYSTEMS}
 
 
-def load_part(name: str, directory: str | Path = DATA_DIR, device: torch.device | str = "cpu"):
-    """Checkpoint ``name`` of ``directory`` as the model class ``course_lib.stages`` names, on ``device``."""
-    return stages.STAGES[name].model.from_checkpoint(Path(directory) / name).to(device)
-
-
 def missing(system: System, directory: str | Path = DATA_DIR) -> list[str]:
     """The checkpoints ``system`` draws with that ``directory`` lacks."""
     return [name for name in system.checkpoints if not (Path(directory) / f"{name}.safetensors").exists()]
@@ -91,7 +86,7 @@ def missing(system: System, directory: str | Path = DATA_DIR) -> list[str]:
 def drawer(system: System, directory: str | Path = DATA_DIR, device: torch.device | str = "cpu"
            ) -> tuple[Draw, list[torch.nn.Module]]:
     """``system``'s ``draw(prompts, seed)`` from the checkpoints in ``directory``, and the models it uses."""
-    parts = {name: load_part(name, directory, device) for name in system.checkpoints}
+    parts = {name: stages.load(name, directory, device) for name in system.checkpoints}
     if system.key == "text_gan":
         draw = lambda prompts, seed: parts["text_gan"].sample(prompts, seed=seed)
     elif system.key == "cvae":

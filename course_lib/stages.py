@@ -152,6 +152,13 @@ def preset(name: str, mode: str) -> Preset:
     return STAGES[name].preset(mode)
 
 
+def load(name: str, directory: str | Path, device=None) -> nn.Module:
+    """Checkpoint ``name`` of ``directory`` as the model class stage ``name`` names (on ``device``, when
+    given): how the benchmarks and the leaderboard open a folder of checkpoints by stage name."""
+    model = STAGES[name].model.from_checkpoint(Path(directory) / name)
+    return model if device is None else model.to(device)
+
+
 def fit_preset(name: str, mode: str) -> nn.Module:
     """Stage ``name``'s ``mode`` preset built and trained (``Stage.fit``) on the shipped checkpoints it
     builds on, then put on the CPU as a loaded checkpoint is: what a notebook trains when a shipped

@@ -189,8 +189,8 @@ def optimise(vqgan: VQVAE, clip_model: ShapesCLIP, prompts: Sequence[str],
     if not isinstance(record_every, int) or record_every < 1:
         raise ValueError(f"record_every must be a whole number of at least 1 (steps between records), "
                          f"got {record_every!r}")
-    prompts = captions.check_prompts(prompts)
-    target = text_targets(clip_model, prompts)  # (B, E)
+    target = text_targets(clip_model, prompts)  # (B, E); the prompts are checked here
+    prompts = list(prompts)
     generator = torch.Generator().manual_seed(config.seed)
     latents = blank_latents(vqgan, len(prompts), config.init_noise, generator).requires_grad_()  # (B, D, 8, 8)
     codebook = vqgan.quantizer.codebook.detach()
